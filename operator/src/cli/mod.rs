@@ -1,0 +1,53 @@
+//! The `accord` command line: argument parsing and one module per command.
+//!
+//! Commands return an exit code; they print findings and results to stdout and failures
+//! to stderr. `anyhow` is used only here, at the binary's edge.
+
+mod crds;
+mod keys;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for bad usage, as clap and most Unix tools use.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Share school data with partner services under data sharing agreements, and nothing else.
+#[derive(Debug, Parser)]
+#[command(name = "accord", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check YAML resources against the schema and the rules of the data catalogue.
+    Validate(validate::Args),
+    /// Write the CustomResourceDefinitions generated from Accord's types.
+    Crds(crds::Args),
+    /// Create an Ed25519 approver key pair.
+    Keygen(keys::KeygenArgs),
+    /// Sign every agreement in a file with an approver key.
+    Sign(keys::SignArgs),
+}
+
+/// Parses the arguments and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Crds(args) => crds::run(args),
+        Command::Keygen(args) => keys::keygen(args),
+        Command::Sign(args) => keys::sign(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

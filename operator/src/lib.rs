@@ -1,0 +1,18 @@
+//! Accord shares school data with partner services under data sharing agreements, and
+//! nothing else.
+//!
+//! The crate is laid out as the data path runs: `resources` (what a Trust declares),
+//! `catalogue` (what may flow), `manifest` (reading YAML with positions), `validation` and
+//! `signing` (what may take effect), `crds` (the API published to Kubernetes), `sample`
+//! (an invented Trust for demos and benchmarks), and `cli` (the `accord` command).
+
+#![forbid(unsafe_code)]
+#![deny(rust_2018_idioms)]
+
+pub mod catalogue;
+pub mod cli;
+pub mod crds;
+pub mod manifest;
+pub mod resources;
+pub mod signing;
+pub mod validation;
