@@ -137,22 +137,33 @@ fn pos(mark: Marker) -> Pos {
 
 /// Turns a scanner error into a message a person can act on.
 fn scan_error(text: &str, mark: Marker, info: &str) -> ParseError {
-    let line_text = text
+    // The scanner may trip over a tab a line or two after the line it marks.
+    let tab_indented = text
         .lines()
-        .nth(mark.line().saturating_sub(1))
-        .unwrap_or("");
-    let indent: String = line_text
-        .chars()
-        .take_while(|c| c.is_whitespace())
-        .collect();
-    let message = if indent.contains('\t') || line_text.contains('\t') && info.contains("token") {
-        "a tab character is used for indentation: YAML indents with spaces only".to_owned()
-    } else {
-        format!("YAML syntax error: {info}")
-    };
+        .enumerate()
+        .skip(mark.line().saturating_sub(1))
+        .take(3)
+        .find(|(_, line)| {
+            line.chars()
+                .take_while(|c| c.is_whitespace())
+                .any(|c| c == '\t')
+        });
+    if let Some((index, line)) =
+        tab_indented.filter(|_| info.contains("tab") || info.contains("token"))
+    {
+        let column = line.chars().position(|c| c == '\t').unwrap_or(0) + 1;
+        return ParseError {
+            pos: Pos {
+                line: index + 1,
+                column,
+            },
+            message: "a tab character is used for indentation: YAML indents with spaces only"
+                .to_owned(),
+        };
+    }
     ParseError {
         pos: pos(mark),
-        message,
+        message: format!("YAML syntax error: {info}"),
     }
 }
 

@@ -242,6 +242,7 @@ pub struct DataSharingAgreementStatus {
     pub observed_generation: Option<i64>,
     /// Conditions: `Ready` is the summary, `Verified` the signature check.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Schools the agreement covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

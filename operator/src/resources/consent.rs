@@ -82,6 +82,7 @@ pub struct ConsentRuleStatus {
     pub observed_generation: Option<i64>,
     /// Conditions: `Ready` is the summary.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// People included who are on the school's roll.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -89,6 +89,7 @@ pub struct ErasureRequestStatus {
     pub observed_generation: Option<i64>,
     /// Conditions: `Ready` once every partner has acknowledged.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Partners sent a deletion notice.
     #[serde(default, skip_serializing_if = "Option::is_none")]

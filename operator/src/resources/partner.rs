@@ -114,6 +114,7 @@ pub struct PartnerStatus {
     pub observed_generation: Option<i64>,
     /// Conditions: `Ready` is the summary.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Agreements in effect with this partner.
     #[serde(default, skip_serializing_if = "Option::is_none")]

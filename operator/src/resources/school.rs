@@ -165,6 +165,7 @@ pub struct SchoolStatus {
     pub observed_generation: Option<i64>,
     /// Conditions: `Ready` is the summary.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// People in the cache (pupils, staff and contacts).
     #[serde(default, skip_serializing_if = "Option::is_none")]

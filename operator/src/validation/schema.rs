@@ -173,7 +173,18 @@ fn metadata_schema() -> Value {
             "namespace": { "type": "string", "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
             "labels": string_map,
             "annotations": string_map,
+            "generateName": { "type": "string" },
+            "uid": { "type": "string" },
+            "resourceVersion": { "type": "string" },
+            "generation": { "type": "integer" },
+            "creationTimestamp": { "type": ["string", "null"] },
+            "deletionTimestamp": { "type": ["string", "null"] },
+            "deletionGracePeriodSeconds": { "type": "integer" },
+            "finalizers": { "type": "array", "items": { "type": "string" } },
+            "ownerReferences": { "type": "array" },
+            "managedFields": { "type": "array" },
         },
+        "additionalProperties": false,
     })
 }
 
@@ -315,7 +326,12 @@ fn type_message(path: &str, expected: &TypeKind, root: &Node, pointer: &str) -> 
         }
         _ => "",
     };
-    format!("{path} must be a {expected}, not {found}{hint}")
+    let article = if expected.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{path} must be {article} {expected}, not {found}{hint}")
 }
 
 fn enum_message(pointer: &str, path: &str, instance: &Value, options: &Value) -> String {
