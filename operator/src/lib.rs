@@ -3,8 +3,9 @@
 //!
 //! The crate is laid out as the data path runs: `resources` (what a Trust declares),
 //! `catalogue` (what may flow), `manifest` (reading YAML with positions), `validation` and
-//! `signing` (what may take effect), `crds` (the API published to Kubernetes), `sample`
-//! (an invented Trust for demos and benchmarks), and `cli` (the `accord` command).
+//! `signing` (what may take effect), `crds` (the API published to Kubernetes), `mis`
+//! (reading schools' MIS data in its standard formats, and an invented school for demos
+//! and tests), and `cli` (the `accord` command).
 
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
@@ -13,6 +14,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod crds;
 pub mod manifest;
+pub mod mis;
 pub mod resources;
 pub mod signing;
 pub mod validation;

@@ -5,6 +5,7 @@
 
 mod crds;
 mod keys;
+mod mis;
 mod validate;
 
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ enum Command {
     Keygen(keys::KeygenArgs),
     /// Sign every agreement in a file with an approver key.
     Sign(keys::SignArgs),
+    /// Tools for MIS data.
+    #[command(subcommand)]
+    Mis(mis::MisCommand),
 }
 
 /// Parses the arguments and runs the command.
@@ -42,6 +46,7 @@ pub fn run() -> ExitCode {
         Command::Crds(args) => crds::run(args),
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
+        Command::Mis(command) => mis::run(command),
     };
     match result {
         Ok(code) => code,
