@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every check and test Accord has, from a fresh machine or a warm one.
+# Builds go to ~/.cache/accord/target so a fresh clone reuses earlier builds when they
+# exist; nothing depends on that cache being there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/accord/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install Rust 1.89 or newer (https://rustup.rs)" >&2
+  exit 1
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== formatting"
+cargo fmt --all -- --check
+echo "== lints"
+cargo clippy --all-targets --locked -- -D warnings
+echo "== tests"
+cargo test --all-targets --locked
+echo "== the example Trust validates"
+"$CARGO_TARGET_DIR/debug/accord" validate examples/
