@@ -19,6 +19,6 @@ cargo fmt --all -- --check
 echo "== lints"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== tests"
-cargo test --all-targets --locked
+cargo test --locked
 echo "== the example Trust validates"
 "$CARGO_TARGET_DIR/debug/accord" validate examples/
