@@ -15,6 +15,7 @@ pub mod cli;
 pub mod crds;
 pub mod manifest;
 pub mod mis;
+pub mod plan;
 pub mod resources;
 pub mod signing;
 pub mod validation;

@@ -15,6 +15,7 @@ mod location;
 mod partner;
 mod school;
 mod selector;
+mod set;
 mod shared;
 pub mod status;
 
@@ -34,6 +35,7 @@ pub use school::{
     SchoolStatus,
 };
 pub use selector::selects;
+pub use set::{ObjectKey, ResourceSet};
 pub use shared::{
     BadDuration, DURATION_PATTERN, Duration, SOURCED_ID_PATTERN, SecretKeyRef, SourcedId,
 };

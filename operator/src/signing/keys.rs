@@ -68,6 +68,21 @@ impl ApproverKey {
         Ok(ApproverKey { id, key })
     }
 
+    /// A new key that lives only in memory, with its public half, for tools and tests.
+    pub fn generate(id: &str) -> Result<(ApproverKey, VerifyingKey), KeyError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+        let key = SigningKey::from_bytes(&seed);
+        let public = key.verifying_key();
+        Ok((
+            ApproverKey {
+                id: id.to_owned(),
+                key,
+            },
+            public,
+        ))
+    }
+
     /// Signs the agreement `name` and returns the approval to put in its spec.
     pub fn approve(&self, name: &str, spec: &DataSharingAgreementSpec) -> Approval {
         let signature = self.key.sign(&canonical_bytes(name, spec));
