@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/accord/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 if ! command -v cargo >/dev/null; then
-  echo "cargo not found: install Rust 1.89 or newer (https://rustup.rs)" >&2
+  echo "cargo not found: install Rust 1.94 or newer (https://rustup.rs)" >&2
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

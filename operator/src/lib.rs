@@ -10,12 +10,15 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+pub mod cache;
 pub mod catalogue;
 pub mod cli;
+pub mod controller;
 pub mod crds;
 pub mod manifest;
 pub mod mis;
 pub mod plan;
 pub mod resources;
 pub mod signing;
+pub mod state;
 pub mod validation;

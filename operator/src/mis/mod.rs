@@ -66,6 +66,7 @@ pub mod oneroster_csv;
 pub mod oneroster_csv_write;
 mod oneroster_demographics;
 mod oneroster_people;
+pub mod rest;
 pub mod sample;
 mod sample_extract;
 mod sample_names;

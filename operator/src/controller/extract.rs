@@ -1,0 +1,123 @@
+//! Reading one school's MIS with the connector its spec names, for exactly the planned
+//! fields.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::catalogue::{Area, SOURCED_ID};
+use crate::mis::{Extract, FieldSet, MisError, ReadOptions};
+use crate::resources::{School, SecretKeyRef};
+
+/// Why a school's MIS could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The export or service answered with something Accord will not accept.
+    #[error(transparent)]
+    Mis(#[from] MisError),
+    /// A secret the connector needs is missing.
+    #[error("secret {name}/{key} is missing: put it in {path}")]
+    MissingSecret {
+        /// The Secret's name.
+        name: String,
+        /// The key.
+        key: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The school's spec names no connector Accord can use here.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The read was cut short (the task failed or the controller is stopping).
+    #[error("the read was interrupted: {0}")]
+    Interrupted(String),
+}
+
+/// Where secrets live in embedded mode: `<dir>/<secret name>/<key>`, the layout of a
+/// mounted Kubernetes Secret volume.
+#[derive(Clone, Debug)]
+pub struct SecretsDir(pub PathBuf);
+
+impl SecretsDir {
+    /// Reads one secret.
+    pub fn read(&self, reference: &SecretKeyRef) -> Result<Vec<u8>, ExtractError> {
+        let path = self.0.join(&reference.name).join(&reference.key);
+        std::fs::read(&path).map_err(|_| ExtractError::MissingSecret {
+            name: reference.name.clone(),
+            key: reference.key.clone(),
+            path,
+        })
+    }
+}
+
+/// Reads a school's MIS for `fields`. `base` is the folder of the file that declared the
+/// school, which relative paths are taken from.
+pub async fn read_school(
+    school: &School,
+    base: &Path,
+    fields: &FieldSet,
+    secrets: &SecretsDir,
+) -> Result<Extract, ExtractError> {
+    let mis = &school.spec.mis;
+    if let Some(csv) = &mis.one_roster_csv {
+        let path = base.join(&csv.path);
+        let fields = fields.clone();
+        return blocking(move || {
+            crate::mis::oneroster_csv::read_bundle(&path, &fields, &ReadOptions::default())
+        })
+        .await;
+    }
+    if let Some(ctf) = &mis.ctf {
+        let path = base.join(&ctf.path);
+        let fields = fields.clone();
+        return blocking(move || crate::mis::ctf::read_ctf(&path, &fields)).await;
+    }
+    if let Some(rest) = &mis.one_roster_rest {
+        return read_rest(rest, fields, secrets).await;
+    }
+    Err(ExtractError::Unsupported(
+        "spec.mis names no connector".to_owned(),
+    ))
+}
+
+async fn blocking(
+    read: impl FnOnce() -> Result<Extract, MisError> + Send + 'static,
+) -> Result<Extract, ExtractError> {
+    match tokio::task::spawn_blocking(read).await {
+        Ok(result) => result.map_err(ExtractError::from),
+        Err(error) => Err(ExtractError::Interrupted(error.to_string())),
+    }
+}
+
+async fn read_rest(
+    _rest: &crate::resources::RestSource,
+    _fields: &FieldSet,
+    _secrets: &SecretsDir,
+) -> Result<Extract, ExtractError> {
+    // Limitation: the OneRoster REST connector is not wired in yet; schools read over REST
+    // fail with this message.
+    Err(ExtractError::Unsupported(
+        "the OneRoster REST connector is not available in this build".to_owned(),
+    ))
+}
+
+/// One area's records as the JSON the cache keeps: an array of objects, each with
+/// `sourcedId` and the fields read.
+pub fn area_payload(extract: &Extract, area: Area) -> Vec<u8> {
+    let records: Vec<Value> = extract
+        .records(area)
+        .iter()
+        .map(|record| {
+            let mut object = Map::new();
+            object.insert(
+                SOURCED_ID.to_owned(),
+                Value::String(record.sourced_id.clone()),
+            );
+            for (name, value) in &record.values {
+                object.insert((*name).to_owned(), value.clone());
+            }
+            Value::Object(object)
+        })
+        .collect();
+    serde_json::to_vec(&records).unwrap_or_else(|_| b"[]".to_vec())
+}

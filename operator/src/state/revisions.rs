@@ -1,0 +1,52 @@
+//! The git revisions the controller has applied and attempted, so a restart knows where
+//! it left off and `accord status` can say which commit is in force.
+
+use std::time::SystemTime;
+
+use super::{State, StateError, unix_seconds};
+
+/// Which revision is meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Revision {
+    /// The last revision whose resources were converged without error.
+    LastApplied,
+    /// The last revision the controller tried to converge, successfully or not.
+    LastAttempted,
+}
+
+impl Revision {
+    /// The key the revision is stored under.
+    pub fn key(self) -> &'static str {
+        match self {
+            Revision::LastApplied => "lastApplied",
+            Revision::LastAttempted => "lastAttempted",
+        }
+    }
+}
+
+impl State {
+    /// The stored revision, or `None` before the first one was recorded.
+    pub async fn revision(&self, which: Revision) -> Result<Option<String>, StateError> {
+        sqlx::query_scalar("SELECT value FROM revisions WHERE key = ?")
+            .bind(which.key())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StateError::query("read a git revision"))
+    }
+
+    /// Records `value` (a commit id) as the revision, replacing the earlier one.
+    pub async fn set_revision(&self, which: Revision, value: &str) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO revisions (key, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(which.key())
+        .bind(value)
+        .bind(unix_seconds(SystemTime::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(StateError::query("record a git revision"))?;
+        Ok(())
+    }
+}

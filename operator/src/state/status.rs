@@ -1,0 +1,131 @@
+//! The status the controller last wrote for each resource, kept as JSON so `accord status`
+//! and the portal can show it without a cluster.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use super::{State, StateError, unix_seconds};
+
+/// Which resource a status belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResourceRef {
+    /// The resource kind, e.g. `DataSharingAgreement`.
+    pub kind: String,
+    /// The namespace it is declared in.
+    pub namespace: String,
+    /// Its name within the namespace.
+    pub name: String,
+}
+
+impl ResourceRef {
+    /// A reference to `kind` `namespace/name`.
+    pub fn new(kind: &str, namespace: &str, name: &str) -> ResourceRef {
+        ResourceRef {
+            kind: kind.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+impl State {
+    /// Stores `status` as the resource's current status, replacing any earlier one.
+    pub async fn upsert_status<S: Serialize>(
+        &self,
+        resource: &ResourceRef,
+        status: &S,
+    ) -> Result<(), StateError> {
+        let json = serde_json::to_string(status).map_err(|source| StateError::EncodeStatus {
+            resource: resource.to_string(),
+            source,
+        })?;
+
+        sqlx::query(
+            "INSERT INTO resource_status (kind, namespace, name, status, updated_at) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (kind, namespace, name) \
+             DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+        )
+        .bind(&resource.kind)
+        .bind(&resource.namespace)
+        .bind(&resource.name)
+        .bind(json)
+        .bind(unix_seconds(SystemTime::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(StateError::query("store the status of a resource"))?;
+        Ok(())
+    }
+
+    /// The resource's stored status, or `None` when none was written yet.
+    pub async fn status<S: DeserializeOwned>(
+        &self,
+        resource: &ResourceRef,
+    ) -> Result<Option<S>, StateError> {
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM resource_status WHERE kind = ? AND namespace = ? AND name = ?",
+        )
+        .bind(&resource.kind)
+        .bind(&resource.namespace)
+        .bind(&resource.name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StateError::query("read the status of a resource"))?;
+
+        json.map(|json| decode(resource, &json)).transpose()
+    }
+
+    /// Every stored status of one kind, ordered by namespace and name.
+    pub async fn statuses<S: DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<(ResourceRef, S)>, StateError> {
+        let rows = sqlx::query(
+            "SELECT namespace, name, status FROM resource_status WHERE kind = ? \
+             ORDER BY namespace, name",
+        )
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StateError::query("list the statuses of a kind"))?;
+
+        let mut statuses = Vec::with_capacity(rows.len());
+        for row in rows {
+            let namespace: String = row.try_get("namespace").map_err(read_error)?;
+            let name: String = row.try_get("name").map_err(read_error)?;
+            let json: String = row.try_get("status").map_err(read_error)?;
+            let resource = ResourceRef {
+                kind: kind.to_owned(),
+                namespace,
+                name,
+            };
+            let status = decode(&resource, &json)?;
+            statuses.push((resource, status));
+        }
+        Ok(statuses)
+    }
+}
+
+fn decode<S: DeserializeOwned>(resource: &ResourceRef, json: &str) -> Result<S, StateError> {
+    serde_json::from_str(json).map_err(|source| StateError::DecodeStatus {
+        resource: resource.to_string(),
+        source,
+    })
+}
+
+fn read_error(source: sqlx::Error) -> StateError {
+    StateError::Query {
+        action: "read a stored status row",
+        source,
+    }
+}
