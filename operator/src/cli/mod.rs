@@ -6,6 +6,8 @@
 mod crds;
 mod keys;
 mod mis;
+mod run;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ enum Command {
     /// Tools for MIS data.
     #[command(subcommand)]
     Mis(mis::MisCommand),
+    /// The embedded controller: converge a folder of YAML, with state in SQLite.
+    Run(run::Args),
+    /// Every resource and its status, from the state `accord run` keeps.
+    Status(status::Args),
 }
 
 /// Parses the arguments and runs the command.
@@ -47,6 +53,8 @@ pub fn run() -> ExitCode {
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
         Command::Mis(command) => mis::run(command),
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => status::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::catalogue::{Area, SOURCED_ID};
+use crate::mis::rest::RestConfig;
 use crate::mis::{Extract, FieldSet, MisError, ReadOptions};
 use crate::resources::{School, SecretKeyRef};
 
@@ -90,15 +91,32 @@ async fn blocking(
 }
 
 async fn read_rest(
-    _rest: &crate::resources::RestSource,
-    _fields: &FieldSet,
-    _secrets: &SecretsDir,
+    rest: &crate::resources::RestSource,
+    fields: &FieldSet,
+    secrets: &SecretsDir,
 ) -> Result<Extract, ExtractError> {
-    // Limitation: the OneRoster REST connector is not wired in yet; schools read over REST
-    // fail with this message.
-    Err(ExtractError::Unsupported(
-        "the OneRoster REST connector is not available in this build".to_owned(),
-    ))
+    let text = |reference| {
+        secrets
+            .read(reference)
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+    };
+    let mut config = RestConfig::new(
+        &rest.base_url,
+        &rest.token_url,
+        text(&rest.client_id_ref)?,
+        text(&rest.client_secret_ref)?,
+    );
+    if let Some(ca) = &rest.ca_ref {
+        config.ca_pem = Some(secrets.read(ca)?);
+    }
+    if let Some(timeout) = rest
+        .timeout
+        .as_deref()
+        .and_then(|t| crate::resources::Duration::parse(t).ok())
+    {
+        config.timeout = timeout.0;
+    }
+    Ok(crate::mis::rest::read_rest(&config, fields).await?)
 }
 
 /// One area's records as the JSON the cache keeps: an array of objects, each with

@@ -1,6 +1,558 @@
 //! The embedded controller behind `accord run`: loads the declared folder, plans, reads
 //! MIS data into the encrypted cache, and writes every resource's status.
+//!
+//! One pass ([`Controller::reconcile`]) is: load and validate (keeping the last valid
+//! declaration when the new one fails), gather facts from the state database, plan, act
+//! (shred, drop, read), and write status. [`Controller::run`] repeats passes on every
+//! change to the folder and whenever a school's next read falls due.
 
 pub mod extract;
+mod load;
 pub mod revision;
+mod status;
 pub mod watch;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde_json::json;
+use tracing::{info, warn};
+
+pub use load::{Declaration, Loaded, load};
+pub use status::{CachedArea, Revisions, SchoolObservation};
+
+use crate::cache::{Cache, CacheError};
+use crate::catalogue::Area;
+use crate::mis::FieldSet;
+use crate::plan::{EntryFacts, Facts, Plan, REFRESH_REQUESTED_AT, SchoolFacts, plan};
+use crate::resources::status::{reasons, set_condition, types};
+use crate::resources::{Kind, ObjectKey, ResourceSet};
+use crate::state::{ExtractionRecord, ResourceRef, Revision, State, StateError};
+use extract::{SecretsDir, area_payload, read_school};
+
+/// Where the controller reads from and keeps its state.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The declared folder (usually a git checkout).
+    pub path: PathBuf,
+    /// The trusted keyring; default `keyring/` in `path`.
+    pub keyring: Option<PathBuf>,
+    /// Where secrets are, as `<dir>/<name>/<key>`.
+    pub secrets: SecretsDir,
+}
+
+/// Why a pass could not be made at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// What one pass did and what failed in it.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Failures, each naming the resource or file.
+    pub failures: Vec<String>,
+    /// When the next pass is due by schedule, if any school will fall due.
+    pub next_due: Option<Timestamp>,
+    /// Schools read in this pass.
+    pub extracted: Vec<ObjectKey>,
+}
+
+/// The embedded controller.
+pub struct Controller {
+    options: Options,
+    cache: Cache,
+    current: Option<Declaration>,
+}
+
+impl Controller {
+    /// A controller over an open cache.
+    pub fn new(options: Options, cache: Cache) -> Controller {
+        Controller {
+            options,
+            cache,
+            current: None,
+        }
+    }
+
+    fn state(&self) -> &State {
+        self.cache.state()
+    }
+
+    /// One pass: load, plan, act, report.
+    pub async fn reconcile(&mut self, now: Timestamp) -> Result<Outcome, ControllerError> {
+        let mut outcome = Outcome::default();
+        let revision = revision::current_revision(&self.options.path);
+        if let Some(revision) = &revision {
+            self.state()
+                .set_revision(Revision::LastAttempted, revision)
+                .await?;
+        }
+
+        match load(&self.options.path, self.options.keyring.clone()) {
+            Loaded::Valid(declaration) => {
+                if let Some(revision) = &revision {
+                    self.state()
+                        .set_revision(Revision::LastApplied, revision)
+                        .await?;
+                }
+                let json = serde_json::to_string(&declaration.resources).unwrap_or_default();
+                self.state()
+                    .put_declaration(&json, revision.as_deref())
+                    .await?;
+                info!(
+                    resources = declaration.resources.len(),
+                    revision = revision.as_deref().unwrap_or("-"),
+                    "Declaration applied"
+                );
+                self.current = Some(declaration);
+            }
+            Loaded::Invalid { errors, affected } => {
+                for error in &errors {
+                    warn!(finding = %error, "Declaration refused");
+                }
+                outcome
+                    .failures
+                    .extend(errors.iter().map(ToString::to_string));
+                self.mark_invalid(&affected, now).await?;
+                if self.current.is_none() {
+                    self.current = self.remembered_declaration().await?;
+                }
+            }
+        }
+
+        let Some(declaration) = self.current.clone() else {
+            outcome.failures.push(
+                "no valid declaration has been applied yet: fix the findings above".to_owned(),
+            );
+            return Ok(outcome);
+        };
+        self.act(&declaration, now, &mut outcome).await?;
+        Ok(outcome)
+    }
+
+    async fn act(
+        &mut self,
+        declaration: &Declaration,
+        now: Timestamp,
+        outcome: &mut Outcome,
+    ) -> Result<(), ControllerError> {
+        let facts = self.facts(now).await?;
+        let plan = plan(&declaration.resources, &declaration.keyring, &facts);
+
+        for school in &plan.shred {
+            self.cache.shred_school(&school.to_string()).await?;
+            self.state().remove_extraction(&school.to_string()).await?;
+            info!(school = %school, "School key destroyed");
+        }
+
+        let mut observations = BTreeMap::new();
+        for school_plan in &plan.schools {
+            let key = school_plan.key.to_string();
+            for area in &school_plan.drop {
+                self.cache.remove(&key, *area).await?;
+            }
+            let Some(school) = declaration.resources.school(&school_plan.key) else {
+                continue;
+            };
+            let mut record = self.extraction_record(&key).await?;
+
+            if let Some(reason) = &school_plan.extract {
+                info!(school = %key, reason = ?reason, "Reading MIS");
+                record.last_attempt = SystemTime::now();
+                let base = self.options.path.clone();
+                match read_school(
+                    school,
+                    &base,
+                    &school_plan.extract_fields,
+                    &self.options.secrets,
+                )
+                .await
+                {
+                    Ok(extract) => {
+                        let expires = SystemTime::from(now) + school_plan.retention.0;
+                        for area in school_plan.extract_fields.areas() {
+                            let payload = area_payload(&extract, area);
+                            let count = extract.records(area).len() as u64;
+                            self.cache.put(&key, area, &payload, count, expires).await?;
+                        }
+                        record.last_extraction = Some(SystemTime::from(now));
+                        record.extracted_fields = field_map(&school_plan.extract_fields);
+                        record.refresh_handled =
+                            school.annotations().get(REFRESH_REQUESTED_AT).cloned();
+                        record.last_error = None;
+                        outcome.extracted.push(school_plan.key.clone());
+                        info!(school = %key, warnings = extract.warnings.len(), "Extraction finished");
+                    }
+                    Err(error) => {
+                        warn!(school = %key, %error, "Extraction failed");
+                        outcome.failures.push(format!("school {key}: {error}"));
+                        record.last_error = Some(error.to_string());
+                    }
+                }
+                self.state().put_extraction(&record).await?;
+            }
+            observations.insert(school_plan.key.clone(), self.observe(&record).await?);
+        }
+
+        outcome.next_due = plan.schools.iter().filter_map(|s| s.next_refresh).min();
+        self.write_statuses(&declaration.resources, &plan, &observations, now)
+            .await?;
+        Ok(())
+    }
+
+    async fn facts(&self, now: Timestamp) -> Result<Facts, ControllerError> {
+        let mut schools = BTreeMap::new();
+        for record in self.state().extractions().await? {
+            let Some(key) = ObjectKey::parse(&record.school) else {
+                continue;
+            };
+            let mut cache = BTreeMap::new();
+            for entry in self.cache.entries(&record.school).await? {
+                cache.insert(
+                    entry.area,
+                    EntryFacts {
+                        expires_at: timestamp(entry.expires_at),
+                        last_used_at: (entry.last_used_at > entry.created_at)
+                            .then(|| timestamp(entry.last_used_at)),
+                    },
+                );
+            }
+            let mut extracted_fields = FieldSet::new();
+            for (area, fields) in &record.extracted_fields {
+                let Ok(area) = area.parse::<Area>() else {
+                    continue;
+                };
+                for field in fields {
+                    let _ = extracted_fields.insert(area, field);
+                }
+            }
+            schools.insert(
+                key,
+                SchoolFacts {
+                    last_extraction: record.last_extraction.map(timestamp),
+                    extracted_fields,
+                    refresh_handled: record.refresh_handled,
+                    cache,
+                },
+            );
+        }
+        Ok(Facts { now, schools })
+    }
+
+    async fn extraction_record(&self, school: &str) -> Result<ExtractionRecord, ControllerError> {
+        let existing = self
+            .state()
+            .extractions()
+            .await?
+            .into_iter()
+            .find(|r| r.school == school);
+        Ok(existing.unwrap_or_else(|| ExtractionRecord {
+            school: school.to_owned(),
+            last_extraction: None,
+            extracted_fields: BTreeMap::new(),
+            refresh_handled: None,
+            last_error: None,
+            last_attempt: SystemTime::UNIX_EPOCH,
+        }))
+    }
+
+    async fn observe(
+        &self,
+        record: &ExtractionRecord,
+    ) -> Result<SchoolObservation, ControllerError> {
+        let cached = self
+            .cache
+            .entries(&record.school)
+            .await?
+            .into_iter()
+            .map(|e| CachedArea {
+                area: e.area,
+                records: e.record_count,
+                expires_at: timestamp(e.expires_at),
+            })
+            .collect();
+        Ok(SchoolObservation {
+            last_extraction: record.last_extraction.map(timestamp),
+            extracted_fields: record
+                .extracted_fields
+                .iter()
+                .flat_map(|(a, fs)| fs.iter().map(move |f| format!("{a}.{f}")))
+                .collect(),
+            error: record.last_error.clone(),
+            cached,
+        })
+    }
+
+    async fn write_statuses(
+        &self,
+        resources: &ResourceSet,
+        plan: &Plan,
+        observations: &BTreeMap<ObjectKey, SchoolObservation>,
+        now: Timestamp,
+    ) -> Result<(), ControllerError> {
+        let revisions = Revisions {
+            applied: self.state().revision(Revision::LastApplied).await?,
+            attempted: self.state().revision(Revision::LastAttempted).await?,
+        };
+        for school in &resources.schools {
+            let key = ObjectKey::of(school);
+            let Some(school_plan) = plan.schools.iter().find(|p| p.key == key) else {
+                continue;
+            };
+            let seen = observations.get(&key).cloned().unwrap_or_default();
+            let previous = self.previous_status(Kind::School, &key).await?;
+            let status =
+                status::school_status(previous, school, school_plan, &seen, &revisions, now);
+            self.store(Kind::School, &key, school, &status).await?;
+        }
+        for agreement in &resources.agreements {
+            let key = ObjectKey::of(agreement);
+            let Some(agreement_plan) = plan.agreements.iter().find(|p| p.key == key) else {
+                continue;
+            };
+            let previous = self
+                .previous_status(Kind::DataSharingAgreement, &key)
+                .await?;
+            let status = status::agreement_status(
+                previous,
+                agreement.metadata.generation,
+                agreement_plan,
+                &revisions,
+                now,
+            );
+            self.store(Kind::DataSharingAgreement, &key, agreement, &status)
+                .await?;
+        }
+        for partner in &resources.partners {
+            let key = ObjectKey::of(partner);
+            let mut status: crate::resources::PartnerStatus = self
+                .previous_status(Kind::Partner, &key)
+                .await?
+                .unwrap_or_default();
+            let in_effect = plan
+                .agreements
+                .iter()
+                .filter(|a| a.in_effect())
+                .filter(|a| {
+                    resources
+                        .agreements
+                        .iter()
+                        .any(|d| ObjectKey::of(d) == a.key && d.spec.partner == key.name)
+                });
+            status.agreements = Some(in_effect.count() as i64);
+            let (ready, reason) = if partner.spec.suspend {
+                (false, reasons::SUSPENDED)
+            } else {
+                (true, reasons::CONVERGED)
+            };
+            set_condition(
+                &mut status.conditions,
+                types::READY,
+                Some(ready),
+                reason,
+                "",
+                partner.metadata.generation,
+                now,
+            );
+            status.observed_generation = partner.metadata.generation;
+            self.store(Kind::Partner, &key, partner, &status).await?;
+        }
+        for rule in &resources.consent_rules {
+            let key = ObjectKey::of(rule);
+            let mut status: crate::resources::ConsentRuleStatus = self
+                .previous_status(Kind::ConsentRule, &key)
+                .await?
+                .unwrap_or_default();
+            set_condition(
+                &mut status.conditions,
+                types::READY,
+                Some(true),
+                reasons::CONVERGED,
+                "applied to every delivery in scope",
+                rule.metadata.generation,
+                now,
+            );
+            status.observed_generation = rule.metadata.generation;
+            status.included = Some(rule.spec.include.len() as i64);
+            status.excluded = Some(rule.spec.exclude.len() as i64);
+            self.store(Kind::ConsentRule, &key, rule, &status).await?;
+        }
+        for erasure in &resources.erasures {
+            let key = ObjectKey::of(erasure);
+            let mut status: crate::resources::ErasureRequestStatus = self
+                .previous_status(Kind::ErasureRequest, &key)
+                .await?
+                .unwrap_or_default();
+            // Limitation: erasure at partners is carried out by the delivery controller, which
+            // this build does not have; the request is recorded but not yet acted on.
+            set_condition(
+                &mut status.conditions,
+                types::READY,
+                None,
+                reasons::NOT_SUPPORTED,
+                "erasure at partners is not carried out by this build yet",
+                erasure.metadata.generation,
+                now,
+            );
+            status.observed_generation = erasure.metadata.generation;
+            self.store(Kind::ErasureRequest, &key, erasure, &status)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn previous_status<S: serde::de::DeserializeOwned>(
+        &self,
+        kind: Kind,
+        key: &ObjectKey,
+    ) -> Result<Option<S>, ControllerError> {
+        let stored: Option<serde_json::Value> = self.state().status(&reference(kind, key)).await?;
+        Ok(stored.and_then(|object| serde_json::from_value(object.get("status")?.clone()).ok()))
+    }
+
+    /// Stores the whole object (metadata, spec, status), as `kubectl get -o yaml` shows it.
+    async fn store<R: serde::Serialize, S: serde::Serialize>(
+        &self,
+        kind: Kind,
+        key: &ObjectKey,
+        resource: &R,
+        status: &S,
+    ) -> Result<(), ControllerError> {
+        let mut object = serde_json::to_value(resource).unwrap_or_default();
+        object["status"] = serde_json::to_value(status).unwrap_or_default();
+        // Embedded mode has no apiserver to stamp creation, so the first pass that saw the
+        // resource stands in for it, as AGE in the tables.
+        let previous: Option<serde_json::Value> =
+            self.state().status(&reference(kind, key)).await?;
+        let created = previous
+            .and_then(|p| {
+                p["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| Timestamp::now().to_string());
+        object["metadata"]["creationTimestamp"] = serde_json::Value::String(created);
+        self.state()
+            .upsert_status(&reference(kind, key), &object)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_invalid(
+        &self,
+        affected: &[(Kind, ObjectKey, String)],
+        now: Timestamp,
+    ) -> Result<(), ControllerError> {
+        for (kind, key, finding) in affected {
+            let reference = reference(*kind, key);
+            let mut object: serde_json::Value = self.state().status(&reference).await?.unwrap_or_else(|| {
+                json!({ "apiVersion": crate::resources::API_VERSION, "kind": kind.as_str(), "metadata": { "name": key.name, "namespace": key.namespace } })
+            });
+            let mut conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> =
+                serde_json::from_value(object["status"]["conditions"].clone()).unwrap_or_default();
+            let message = format!(
+                "the latest change is invalid and was not applied ({finding}); the last valid declaration keeps running"
+            );
+            set_condition(
+                &mut conditions,
+                types::STALLED,
+                Some(true),
+                reasons::INVALID,
+                message,
+                None,
+                now,
+            );
+            if object["status"].is_null() {
+                object["status"] = json!({});
+            }
+            object["status"]["conditions"] = serde_json::to_value(conditions).unwrap_or_default();
+            self.state().upsert_status(&reference, &object).await?;
+        }
+        Ok(())
+    }
+
+    async fn remembered_declaration(&self) -> Result<Option<Declaration>, ControllerError> {
+        let Some(json) = self.state().declaration().await? else {
+            return Ok(None);
+        };
+        let Ok(resources) = serde_json::from_str::<ResourceSet>(&json) else {
+            return Ok(None);
+        };
+        let source = crate::validation::KeyringSource {
+            dir: self.options.keyring.clone(),
+        };
+        let keyring = match source.resolve(std::slice::from_ref(&self.options.path)) {
+            Some(dir) => crate::signing::Keyring::load(&dir).unwrap_or_default(),
+            None => crate::signing::Keyring::default(),
+        };
+        Ok(Some(Declaration { resources, keyring }))
+    }
+}
+
+fn reference(kind: Kind, key: &ObjectKey) -> ResourceRef {
+    ResourceRef::new(kind.as_str(), &key.namespace, &key.name)
+}
+
+fn timestamp(time: SystemTime) -> Timestamp {
+    Timestamp::try_from(time).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn field_map(fields: &FieldSet) -> BTreeMap<String, Vec<String>> {
+    fields
+        .areas()
+        .map(|a| (a.to_string(), fields.fields(a).map(str::to_owned).collect()))
+        .collect()
+}
+
+/// How long to wait between passes when nothing changes and nothing falls due, so expiry
+/// and retention are enforced even on a quiet folder.
+pub const IDLE_PASS: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+impl Controller {
+    /// Runs passes until `stop` resolves: on every change to the folder, when a school's
+    /// next read falls due, and at least every [`IDLE_PASS`]. A stop request is honoured
+    /// between passes, never in the middle of one.
+    pub async fn run(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ControllerError> {
+        let mut watch = match watch::FolderWatch::start(&self.options.path) {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                warn!(%error, "Cannot watch the folder; falling back to timed passes");
+                None
+            }
+        };
+        tokio::pin!(stop);
+        loop {
+            let outcome = self.reconcile(Timestamp::now()).await?;
+            let wait = outcome
+                .next_due
+                .and_then(|due| due.duration_since(Timestamp::now()).try_into().ok())
+                .map_or(IDLE_PASS, |d: std::time::Duration| d.min(IDLE_PASS));
+            let changed = async {
+                match watch.as_mut() {
+                    Some(watch) => watch.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => {
+                    info!("Stopping");
+                    return Ok(());
+                }
+                _ = changed => info!("Folder changed"),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -259,4 +259,10 @@ pub struct DataSharingAgreementStatus {
     /// Bytes sent in batch bodies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_sent: Option<i64>,
+    /// The git commit of the declaration last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_revision: Option<String>,
+    /// The git commit of the declaration last tried, valid or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempted_revision: Option<String>,
 }

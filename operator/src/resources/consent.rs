@@ -84,10 +84,10 @@ pub struct ConsentRuleStatus {
     #[serde(default)]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-    /// People included who are on the school's roll.
+    /// People the rule includes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included: Option<i64>,
-    /// People excluded who are on the school's roll.
+    /// People the rule excludes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub excluded: Option<i64>,
 }

@@ -120,6 +120,10 @@ pub struct RestSource {
     /// The CA bundle (PEM) that signs the service's certificate, when not a public CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_ref: Option<SecretKeyRef>,
+    /// The longest one request may take, e.g. `30s` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    pub timeout: Option<String>,
 }
 
 /// OneRoster versions Accord reads.
@@ -179,4 +183,29 @@ pub struct SchoolStatus {
     /// The areas and fields the last extraction read, as `area.field`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extracted_fields: Vec<String>,
+    /// Each authorised area: kept warm in the cache or read only when asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<AreaStatus>,
+    /// The git commit of the declaration last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_revision: Option<String>,
+    /// The git commit of the declaration last tried, valid or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempted_revision: Option<String>,
+}
+
+/// One authorised area of a school's data, as the cache holds it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AreaStatus {
+    /// The data area.
+    pub area: String,
+    /// `hot` (read on schedule and kept) or `cold` (read only when asked, not kept).
+    pub temperature: String,
+    /// Records of this area in the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<i64>,
+    /// When the cached records expire and are erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Time>,
 }

@@ -46,7 +46,7 @@ impl fmt::Display for ObjectKey {
 }
 
 /// Every declared resource, by kind.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResourceSet {
     /// Schools.
     pub schools: Vec<School>,

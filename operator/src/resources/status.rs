@@ -43,6 +43,16 @@ pub mod reasons {
     pub const MISSING_REFERENCE: &str = "MissingReference";
     /// Work is in progress.
     pub const PROGRESSING: &str = "Progressing";
+    /// The school's MIS could not be read; the last good cache stays in use.
+    pub const EXTRACTION_FAILED: &str = "ExtractionFailed";
+    /// No agreement in effect authorises any of the school's data.
+    pub const NOTHING_AUTHORISED: &str = "NothingAuthorised";
+    /// The agreement is signed, within its window and not suspended.
+    pub const IN_EFFECT: &str = "InEffect";
+    /// The agreement's partner is suspended.
+    pub const PARTNER_SUSPENDED: &str = "PartnerSuspended";
+    /// The work this resource asks for is not carried out by this build.
+    pub const NOT_SUPPORTED: &str = "NotSupported";
 }
 
 /// `True`, `False` or `Unknown`, as condition `status` is written.

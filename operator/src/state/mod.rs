@@ -12,6 +12,7 @@
 
 mod cache_rows;
 mod error;
+mod extractions;
 mod revisions;
 mod status;
 mod time;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use cache_rows::EntryMeta;
 pub(crate) use cache_rows::{NewEntry, Sealed};
 pub use error::StateError;
+pub use extractions::ExtractionRecord;
 pub use revisions::Revision;
 pub use status::ResourceRef;
 pub use time::{from_unix_seconds, unix_seconds};

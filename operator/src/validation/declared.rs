@@ -109,6 +109,20 @@ impl<'a> DeclaredSet<'a> {
         self.len() == 0
     }
 
+    /// The typed resources, without where they were declared.
+    pub fn to_resources(&self) -> crate::resources::ResourceSet {
+        fn all<T: Clone>(list: &[Declared<'_, T>]) -> Vec<T> {
+            list.iter().map(|d| d.resource.clone()).collect()
+        }
+        crate::resources::ResourceSet {
+            schools: all(&self.schools),
+            partners: all(&self.partners),
+            agreements: all(&self.agreements),
+            consent_rules: all(&self.consent_rules),
+            erasures: all(&self.erasures),
+        }
+    }
+
     /// The school `name` in `namespace`.
     pub fn school(&self, namespace: &str, name: &str) -> Option<&Declared<'a, School>> {
         self.schools

@@ -27,6 +27,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// How many Accord resources were read.
     pub resources: usize,
+    /// The resources that passed the schema, typed.
+    pub declared: crate::resources::ResourceSet,
 }
 
 impl Report {
@@ -93,6 +95,7 @@ pub fn validate_paths(paths: &[PathBuf], keyring: &KeyringSource) -> Report {
     Report {
         findings,
         resources: report.resources,
+        declared: report.declared,
     }
 }
 
@@ -126,9 +129,11 @@ pub fn validate_documents(documents: &[Document], keyring: &KeyringState) -> Rep
 
     let resources = set.len();
     meaning::check(&set, keyring, &mut findings);
+    let declared = set.to_resources();
     Report {
         findings,
         resources,
+        declared,
     }
 }
 
