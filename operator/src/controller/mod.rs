@@ -8,9 +8,13 @@
 
 pub mod extract;
 mod load;
+mod report;
 pub mod revision;
+mod run_loop;
 mod status;
 pub mod watch;
+
+pub use run_loop::IDLE_PASS;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +22,6 @@ use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use serde_json::json;
 use tracing::{info, warn};
 
 pub use load::{Declaration, Loaded, load};
@@ -27,8 +30,7 @@ pub use status::{CachedArea, Revisions, SchoolObservation};
 use crate::cache::{Cache, CacheError};
 use crate::catalogue::Area;
 use crate::mis::FieldSet;
-use crate::plan::{EntryFacts, Facts, Plan, REFRESH_REQUESTED_AT, SchoolFacts, plan};
-use crate::resources::status::{reasons, set_condition, types};
+use crate::plan::{EntryFacts, Facts, REFRESH_REQUESTED_AT, SchoolFacts, plan};
 use crate::resources::{Kind, ObjectKey, ResourceSet};
 use crate::state::{ExtractionRecord, ResourceRef, Revision, State, StateError};
 use extract::{SecretsDir, area_payload, read_school};
@@ -292,194 +294,6 @@ impl Controller {
         })
     }
 
-    async fn write_statuses(
-        &self,
-        resources: &ResourceSet,
-        plan: &Plan,
-        observations: &BTreeMap<ObjectKey, SchoolObservation>,
-        now: Timestamp,
-    ) -> Result<(), ControllerError> {
-        let revisions = Revisions {
-            applied: self.state().revision(Revision::LastApplied).await?,
-            attempted: self.state().revision(Revision::LastAttempted).await?,
-        };
-        for school in &resources.schools {
-            let key = ObjectKey::of(school);
-            let Some(school_plan) = plan.schools.iter().find(|p| p.key == key) else {
-                continue;
-            };
-            let seen = observations.get(&key).cloned().unwrap_or_default();
-            let previous = self.previous_status(Kind::School, &key).await?;
-            let status =
-                status::school_status(previous, school, school_plan, &seen, &revisions, now);
-            self.store(Kind::School, &key, school, &status).await?;
-        }
-        for agreement in &resources.agreements {
-            let key = ObjectKey::of(agreement);
-            let Some(agreement_plan) = plan.agreements.iter().find(|p| p.key == key) else {
-                continue;
-            };
-            let previous = self
-                .previous_status(Kind::DataSharingAgreement, &key)
-                .await?;
-            let status = status::agreement_status(
-                previous,
-                agreement.metadata.generation,
-                agreement_plan,
-                &revisions,
-                now,
-            );
-            self.store(Kind::DataSharingAgreement, &key, agreement, &status)
-                .await?;
-        }
-        for partner in &resources.partners {
-            let key = ObjectKey::of(partner);
-            let mut status: crate::resources::PartnerStatus = self
-                .previous_status(Kind::Partner, &key)
-                .await?
-                .unwrap_or_default();
-            let in_effect = plan
-                .agreements
-                .iter()
-                .filter(|a| a.in_effect())
-                .filter(|a| {
-                    resources
-                        .agreements
-                        .iter()
-                        .any(|d| ObjectKey::of(d) == a.key && d.spec.partner == key.name)
-                });
-            status.agreements = Some(in_effect.count() as i64);
-            let (ready, reason) = if partner.spec.suspend {
-                (false, reasons::SUSPENDED)
-            } else {
-                (true, reasons::CONVERGED)
-            };
-            set_condition(
-                &mut status.conditions,
-                types::READY,
-                Some(ready),
-                reason,
-                "",
-                partner.metadata.generation,
-                now,
-            );
-            status.observed_generation = partner.metadata.generation;
-            self.store(Kind::Partner, &key, partner, &status).await?;
-        }
-        for rule in &resources.consent_rules {
-            let key = ObjectKey::of(rule);
-            let mut status: crate::resources::ConsentRuleStatus = self
-                .previous_status(Kind::ConsentRule, &key)
-                .await?
-                .unwrap_or_default();
-            set_condition(
-                &mut status.conditions,
-                types::READY,
-                Some(true),
-                reasons::CONVERGED,
-                "applied to every delivery in scope",
-                rule.metadata.generation,
-                now,
-            );
-            status.observed_generation = rule.metadata.generation;
-            status.included = Some(rule.spec.include.len() as i64);
-            status.excluded = Some(rule.spec.exclude.len() as i64);
-            self.store(Kind::ConsentRule, &key, rule, &status).await?;
-        }
-        for erasure in &resources.erasures {
-            let key = ObjectKey::of(erasure);
-            let mut status: crate::resources::ErasureRequestStatus = self
-                .previous_status(Kind::ErasureRequest, &key)
-                .await?
-                .unwrap_or_default();
-            // Limitation: erasure at partners is carried out by the delivery controller, which
-            // this build does not have; the request is recorded but not yet acted on.
-            set_condition(
-                &mut status.conditions,
-                types::READY,
-                None,
-                reasons::NOT_SUPPORTED,
-                "erasure at partners is not carried out by this build yet",
-                erasure.metadata.generation,
-                now,
-            );
-            status.observed_generation = erasure.metadata.generation;
-            self.store(Kind::ErasureRequest, &key, erasure, &status)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn previous_status<S: serde::de::DeserializeOwned>(
-        &self,
-        kind: Kind,
-        key: &ObjectKey,
-    ) -> Result<Option<S>, ControllerError> {
-        let stored: Option<serde_json::Value> = self.state().status(&reference(kind, key)).await?;
-        Ok(stored.and_then(|object| serde_json::from_value(object.get("status")?.clone()).ok()))
-    }
-
-    /// Stores the whole object (metadata, spec, status), as `kubectl get -o yaml` shows it.
-    async fn store<R: serde::Serialize, S: serde::Serialize>(
-        &self,
-        kind: Kind,
-        key: &ObjectKey,
-        resource: &R,
-        status: &S,
-    ) -> Result<(), ControllerError> {
-        let mut object = serde_json::to_value(resource).unwrap_or_default();
-        object["status"] = serde_json::to_value(status).unwrap_or_default();
-        // Embedded mode has no apiserver to stamp creation, so the first pass that saw the
-        // resource stands in for it, as AGE in the tables.
-        let previous: Option<serde_json::Value> =
-            self.state().status(&reference(kind, key)).await?;
-        let created = previous
-            .and_then(|p| {
-                p["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| Timestamp::now().to_string());
-        object["metadata"]["creationTimestamp"] = serde_json::Value::String(created);
-        self.state()
-            .upsert_status(&reference(kind, key), &object)
-            .await?;
-        Ok(())
-    }
-
-    async fn mark_invalid(
-        &self,
-        affected: &[(Kind, ObjectKey, String)],
-        now: Timestamp,
-    ) -> Result<(), ControllerError> {
-        for (kind, key, finding) in affected {
-            let reference = reference(*kind, key);
-            let mut object: serde_json::Value = self.state().status(&reference).await?.unwrap_or_else(|| {
-                json!({ "apiVersion": crate::resources::API_VERSION, "kind": kind.as_str(), "metadata": { "name": key.name, "namespace": key.namespace } })
-            });
-            let mut conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> =
-                serde_json::from_value(object["status"]["conditions"].clone()).unwrap_or_default();
-            let message = format!(
-                "the latest change is invalid and was not applied ({finding}); the last valid declaration keeps running"
-            );
-            set_condition(
-                &mut conditions,
-                types::STALLED,
-                Some(true),
-                reasons::INVALID,
-                message,
-                None,
-                now,
-            );
-            if object["status"].is_null() {
-                object["status"] = json!({});
-            }
-            object["status"]["conditions"] = serde_json::to_value(conditions).unwrap_or_default();
-            self.state().upsert_status(&reference, &object).await?;
-        }
-        Ok(())
-    }
-
     async fn remembered_declaration(&self) -> Result<Option<Declaration>, ControllerError> {
         let Some(json) = self.state().declaration().await? else {
             return Ok(None);
@@ -498,7 +312,7 @@ impl Controller {
     }
 }
 
-fn reference(kind: Kind, key: &ObjectKey) -> ResourceRef {
+pub(crate) fn reference(kind: Kind, key: &ObjectKey) -> ResourceRef {
     ResourceRef::new(kind.as_str(), &key.namespace, &key.name)
 }
 
@@ -511,48 +325,4 @@ fn field_map(fields: &FieldSet) -> BTreeMap<String, Vec<String>> {
         .areas()
         .map(|a| (a.to_string(), fields.fields(a).map(str::to_owned).collect()))
         .collect()
-}
-
-/// How long to wait between passes when nothing changes and nothing falls due, so expiry
-/// and retention are enforced even on a quiet folder.
-pub const IDLE_PASS: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-impl Controller {
-    /// Runs passes until `stop` resolves: on every change to the folder, when a school's
-    /// next read falls due, and at least every [`IDLE_PASS`]. A stop request is honoured
-    /// between passes, never in the middle of one.
-    pub async fn run(
-        &mut self,
-        stop: impl std::future::Future<Output = ()>,
-    ) -> Result<(), ControllerError> {
-        let mut watch = match watch::FolderWatch::start(&self.options.path) {
-            Ok(watch) => Some(watch),
-            Err(error) => {
-                warn!(%error, "Cannot watch the folder; falling back to timed passes");
-                None
-            }
-        };
-        tokio::pin!(stop);
-        loop {
-            let outcome = self.reconcile(Timestamp::now()).await?;
-            let wait = outcome
-                .next_due
-                .and_then(|due| due.duration_since(Timestamp::now()).try_into().ok())
-                .map_or(IDLE_PASS, |d: std::time::Duration| d.min(IDLE_PASS));
-            let changed = async {
-                match watch.as_mut() {
-                    Some(watch) => watch.changed().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = &mut stop => {
-                    info!("Stopping");
-                    return Ok(());
-                }
-                _ = changed => info!("Folder changed"),
-                _ = tokio::time::sleep(wait) => {}
-            }
-        }
-    }
 }
