@@ -8,6 +8,7 @@
 
 pub mod extract;
 mod load;
+mod progress;
 mod report;
 pub mod revision;
 mod run_loop;
@@ -171,14 +172,15 @@ impl Controller {
                 info!(school = %key, reason = ?reason, "Reading MIS");
                 record.last_attempt = SystemTime::now();
                 let base = self.options.path.clone();
-                match read_school(
-                    school,
-                    &base,
-                    &school_plan.extract_fields,
-                    &self.options.secrets,
-                )
-                .await
-                {
+                let progress = progress::Reading::start(&key);
+                let fields = &school_plan.extract_fields;
+                let read = read_school(school, &base, fields, &self.options.secrets).await;
+                progress.finish(
+                    read.as_ref()
+                        .ok()
+                        .map(|e| e.records.values().map(Vec::len).sum()),
+                );
+                match read {
                     Ok(extract) => {
                         let expires = SystemTime::from(now) + school_plan.retention.0;
                         for area in school_plan.extract_fields.areas() {
