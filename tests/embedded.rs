@@ -144,12 +144,14 @@ fn no_personal_data_is_stored_in_plaintext() {
 fn schools_are_read_over_oneroster_rest() {
     let trust = Trust::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let address = serve(
-        &runtime,
-        &examples().join("mis/ashby-primary"),
-        ServerOptions::default(),
-    );
-    point_at_rest(&trust, "ashby-primary", &address, "30s");
+    for school in ["ashby-primary", "brook-primary", "carlton-academy"] {
+        let address = serve(
+            &runtime,
+            &examples().join("mis").join(school),
+            ServerOptions::default(),
+        );
+        point_at_rest(&trust, school, &address, "30s");
+    }
 
     let output = trust.run();
     assert!(
@@ -157,13 +159,15 @@ fn schools_are_read_over_oneroster_rest() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let status = trust.school("ashby-primary")["status"].clone();
-    let mis = roll("ashby-primary");
-    let people = [Area::Students, Area::Staff, Area::Contacts]
-        .iter()
-        .map(|a| mis.records(*a).len())
-        .sum::<usize>();
-    assert_eq!(status["people"], people as u64);
+    for school in ["ashby-primary", "brook-primary", "carlton-academy"] {
+        let status = trust.school(school)["status"].clone();
+        let mis = roll(school);
+        let people = [Area::Students, Area::Staff, Area::Contacts]
+            .iter()
+            .map(|a| mis.records(*a).len())
+            .sum::<usize>();
+        assert_eq!(status["people"], people as u64, "{school}");
+    }
     assert_eq!(
         field_names(&trust.cached("ashby-primary", Area::Students).unwrap()),
         ["email", "familyName", "givenName", "sourcedId", "yearGroup"]

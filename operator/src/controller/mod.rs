@@ -221,6 +221,21 @@ impl Controller {
             };
             let mut cache = BTreeMap::new();
             for entry in self.cache.entries(&record.school).await? {
+                // Each entry is opened once a pass, so damage is found and the area read
+                // again before anything could serve it; a corrupt entry is erased by `get`.
+                match self
+                    .cache
+                    .get(&record.school, entry.area, SystemTime::from(now))
+                    .await
+                {
+                    Ok(Some(_)) => {}
+                    Ok(None) => continue,
+                    Err(CacheError::Corrupt { .. } | CacheError::CorruptKey { .. }) => {
+                        warn!(school = %record.school, area = %entry.area, "Cache entry corrupt; erased and read again");
+                        continue;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
                 cache.insert(
                     entry.area,
                     EntryFacts {
