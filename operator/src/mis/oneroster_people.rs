@@ -105,15 +105,17 @@ pub(crate) fn read(
     Ok(people.bulk.then_some(people.live))
 }
 
-/// Where a role puts a user.
+/// Where a role puts a user. The one mapping of OneRoster roles to areas, for the CSV and
+/// REST readers alike.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub(crate) enum Part {
     Student,
     Staff,
     Contact,
 }
 
-fn part(role: &str) -> Option<Part> {
+/// The area a OneRoster role belongs to, if any.
+pub(crate) fn part(role: &str) -> Option<Part> {
     match role {
         "student" => Some(Part::Student),
         "teacher"

@@ -5,6 +5,7 @@
 //! A user's roles come from a OneRoster 1.2 `roles` array when the server sends one, and
 //! from `role` otherwise.
 
+use crate::mis::oneroster_people::{Part, part};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
@@ -49,31 +50,6 @@ pub(crate) fn read(
             .for_each(|record| cx.extract.push(area, record));
     }
     Ok(people.bulk.then_some(people.live))
-}
-
-/// Where a role puts a user.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Student,
-    Staff,
-    Contact,
-}
-
-fn part(role: &str) -> Option<Part> {
-    match role {
-        "student" => Some(Part::Student),
-        "teacher"
-        | "administrator"
-        | "aide"
-        | "proctor"
-        | "counselor"
-        | "principal"
-        | "siteAdministrator"
-        | "districtAdministrator"
-        | "systemAdministrator" => Some(Part::Staff),
-        "parent" | "guardian" | "relative" => Some(Part::Contact),
-        _ => None,
-    }
 }
 
 /// Users read so far, before demographics and contact links are added.
