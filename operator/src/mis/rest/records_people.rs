@@ -5,7 +5,6 @@
 //! A user's roles come from a OneRoster 1.2 `roles` array when the server sends one, and
 //! from `role` otherwise.
 
-use crate::mis::oneroster_people::{Part, part};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
@@ -13,6 +12,7 @@ use serde_json::Value;
 use crate::catalogue::Area;
 use crate::mis::Record;
 use crate::mis::cell::{self, Status};
+use crate::mis::oneroster_people::{Part, part};
 use crate::mis::rest::error::RestError;
 use crate::mis::rest::item::Item;
 use crate::mis::rest::records::{Context, Fetch, Fetched, Source};
