@@ -218,3 +218,70 @@ fn sigterm_stops_the_controller_cleanly() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn audit_verify_fails_after_one_ledger_row_is_edited() {
+    use accord::ledger::{EntryBody, EntryKind, LedgerStore, SqliteLedger};
+
+    let trust = Trust::new();
+    let state_dir = trust.state();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ledger = SqliteLedger::new(accord::state::State::open(&state_dir).await.unwrap());
+        let body = |subject: &str| EntryBody {
+            kind: EntryKind::Share,
+            at: "2026-12-03T10:00:00Z".into(),
+            school: "riverside-trust/ashby-primary".into(),
+            subject: subject.into(),
+            agreement: "riverside-trust/homework-hub".into(),
+            partner: "riverside-trust/homework-hub".into(),
+            partner_location: "GB/London".into(),
+            area: "students".into(),
+            fields: vec!["givenName".into()],
+            batch: "b-1".into(),
+        };
+        ledger
+            .append(&[
+                body("stu-139201-00001"),
+                body("stu-139201-00002"),
+                body("stu-139201-00003"),
+            ])
+            .await
+            .unwrap();
+    });
+
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(["audit", "verify", "--state", state_dir.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let intact = verify();
+    assert!(
+        intact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&intact.stderr)
+    );
+    assert!(String::from_utf8_lossy(&intact.stdout).contains("3 entries"));
+
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", state_dir.join("state.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query("DROP TRIGGER ledger_no_update")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE ledger SET body = replace(body, 'givenName', 'dateOfBirth') WHERE seq = 2",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    let edited = verify();
+    assert_eq!(edited.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&edited.stderr).contains("ledger entry 2 does not match its hash")
+    );
+}

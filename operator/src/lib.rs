@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod controller;
 pub mod crds;
+pub mod ledger;
 pub mod manifest;
 pub mod mis;
 pub mod plan;

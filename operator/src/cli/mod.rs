@@ -3,6 +3,7 @@
 //! Commands return an exit code; they print findings and results to stdout and failures
 //! to stderr. `anyhow` is used only here, at the binary's edge.
 
+mod audit;
 mod crds;
 mod keys;
 mod mis;
@@ -42,6 +43,9 @@ enum Command {
     Run(run::Args),
     /// Every resource and its status, from the state `accord run` keeps.
     Status(status::Args),
+    /// Check the ledger.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Parses the arguments and runs the command.
@@ -56,6 +60,7 @@ pub fn run() -> ExitCode {
         Command::Mis(command) => mis::run(command),
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
+        Command::Audit(command) => audit::run(command),
     };
     match result {
         Ok(code) => code,

@@ -111,8 +111,8 @@ impl State {
         Ok(())
     }
 
-    /// The connection pool, for tests that reach under the typed functions.
-    #[cfg(test)]
+    /// The connection pool, for the modules that keep their own tables here (the ledger)
+    /// and for tests that reach under the typed functions.
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
