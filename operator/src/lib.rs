@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod controller;
 pub mod crds;
+pub mod delivery;
 pub mod ledger;
 pub mod manifest;
 pub mod mis;
