@@ -126,6 +126,8 @@ fn a_school_no_longer_declared_has_its_cache_destroyed() {
     }
     assert!(trust.cached("brook-primary", Area::Students).is_some());
     assert!(String::from_utf8_lossy(&output.stderr).contains("School key destroyed"));
+    let schools: Vec<Value> = trust.statuses("school");
+    assert_eq!(schools.len(), 2, "status still lists the removed school");
 }
 
 #[test]

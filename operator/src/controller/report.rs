@@ -25,6 +25,7 @@ impl Controller {
             applied: self.state().revision(Revision::LastApplied).await?,
             attempted: self.state().revision(Revision::LastAttempted).await?,
         };
+        self.forget_undeclared(resources).await?;
         for school in &resources.schools {
             let key = ObjectKey::of(school);
             let Some(school_plan) = plan.schools.iter().find(|p| p.key == key) else {
@@ -198,6 +199,53 @@ impl Controller {
             }
             object["status"]["conditions"] = serde_json::to_value(conditions).unwrap_or_default();
             self.state().upsert_status(&reference, &object).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the status of every resource that is no longer declared, so `accord status`
+    /// shows what the folder declares, not what it once did.
+    async fn forget_undeclared(&self, resources: &ResourceSet) -> Result<(), ControllerError> {
+        let declared: std::collections::BTreeSet<(Kind, ObjectKey)> = resources
+            .schools
+            .iter()
+            .map(|r| (Kind::School, ObjectKey::of(r)))
+            .chain(
+                resources
+                    .partners
+                    .iter()
+                    .map(|r| (Kind::Partner, ObjectKey::of(r))),
+            )
+            .chain(
+                resources
+                    .agreements
+                    .iter()
+                    .map(|r| (Kind::DataSharingAgreement, ObjectKey::of(r))),
+            )
+            .chain(
+                resources
+                    .consent_rules
+                    .iter()
+                    .map(|r| (Kind::ConsentRule, ObjectKey::of(r))),
+            )
+            .chain(
+                resources
+                    .erasures
+                    .iter()
+                    .map(|r| (Kind::ErasureRequest, ObjectKey::of(r))),
+            )
+            .collect();
+        for kind in Kind::ALL {
+            for (stored, _) in self
+                .state()
+                .statuses::<serde_json::Value>(kind.as_str())
+                .await?
+            {
+                let key = ObjectKey::new(stored.namespace.clone(), stored.name.clone());
+                if !declared.contains(&(kind, key)) {
+                    self.state().remove_status(&stored).await?;
+                }
+            }
         }
         Ok(())
     }

@@ -85,6 +85,18 @@ impl State {
         json.map(|json| decode(resource, &json)).transpose()
     }
 
+    /// Forgets a resource's status: it is no longer declared.
+    pub async fn remove_status(&self, resource: &ResourceRef) -> Result<(), StateError> {
+        sqlx::query("DELETE FROM resource_status WHERE kind = ? AND namespace = ? AND name = ?")
+            .bind(&resource.kind)
+            .bind(&resource.namespace)
+            .bind(&resource.name)
+            .execute(&self.pool)
+            .await
+            .map_err(StateError::query("forget the status of a resource"))?;
+        Ok(())
+    }
+
     /// Every stored status of one kind, ordered by namespace and name.
     pub async fn statuses<S: DeserializeOwned>(
         &self,
