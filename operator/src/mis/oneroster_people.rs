@@ -324,28 +324,39 @@ fn link_contacts(cx: &Context<'_>, people: &mut People) {
     if !cx.fields.wants(Area::Contacts, "studentSourcedIds") {
         return;
     }
-    let mut links: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (user, agents) in &people.agents {
-        for agent in agents {
-            if people.pupils.contains(user) && people.carers.contains(agent) {
-                links.entry(agent).or_default().insert(user);
-            }
-            if people.carers.contains(user) && people.pupils.contains(agent) {
-                links.entry(user).or_default().insert(agent);
-            }
-        }
-    }
-    let links: BTreeMap<String, Vec<String>> = links
-        .into_iter()
-        .map(|(contact, pupils)| {
-            (
-                contact.to_owned(),
-                pupils.into_iter().map(str::to_owned).collect(),
-            )
-        })
-        .collect();
+    let links = contact_links(&people.agents, &people.pupils, &people.carers);
     for (id, contact) in &mut people.contacts {
         let pupils = links.get(id).cloned().map(Value::from);
         contact.put(cx.fields, Area::Contacts, "studentSourcedIds", pupils);
     }
+}
+
+/// Which pupils each contact is linked to, from OneRoster `agents` given in either
+/// direction (a pupil naming a carer, or a carer naming a pupil). The one reading of agent
+/// links, for the CSV and REST readers alike.
+pub(crate) fn contact_links(
+    agents: &HashMap<String, Vec<String>>,
+    pupils: &HashSet<String>,
+    carers: &HashSet<String>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut links: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (user, user_agents) in agents {
+        for agent in user_agents {
+            if pupils.contains(user) && carers.contains(agent) {
+                links.entry(agent).or_default().insert(user);
+            }
+            if carers.contains(user) && pupils.contains(agent) {
+                links.entry(user).or_default().insert(agent);
+            }
+        }
+    }
+    links
+        .into_iter()
+        .map(|(contact, linked)| {
+            (
+                contact.to_owned(),
+                linked.into_iter().map(str::to_owned).collect(),
+            )
+        })
+        .collect()
 }

@@ -5,14 +5,14 @@
 //! A user's roles come from a OneRoster 1.2 `roles` array when the server sends one, and
 //! from `role` otherwise.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
 use crate::catalogue::Area;
 use crate::mis::Record;
 use crate::mis::cell::{self, Status};
-use crate::mis::oneroster_people::{Part, part};
+use crate::mis::oneroster_people::{Part, contact_links, part};
 use crate::mis::rest::error::RestError;
 use crate::mis::rest::item::Item;
 use crate::mis::rest::records::{Context, Fetch, Fetched, Source};
@@ -285,24 +285,7 @@ fn link_contacts(cx: &Context<'_>, people: &mut People) {
     if !cx.fields.wants(Area::Contacts, "studentSourcedIds") {
         return;
     }
-    let mut links: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (user, agents) in &people.agents {
-        for agent in agents {
-            if people.pupils.contains(user) && people.carers.contains(agent) {
-                links.entry(agent).or_default().insert(user);
-            }
-            if people.carers.contains(user) && people.pupils.contains(agent) {
-                links.entry(user).or_default().insert(agent);
-            }
-        }
-    }
-    let links: BTreeMap<String, Vec<String>> = links
-        .into_iter()
-        .map(|(contact, pupils)| {
-            let pupils = pupils.into_iter().map(str::to_owned).collect();
-            (contact.to_owned(), pupils)
-        })
-        .collect();
+    let links = contact_links(&people.agents, &people.pupils, &people.carers);
     for (id, contact) in &mut people.contacts {
         let pupils = links.get(id).cloned().map(Value::from);
         contact.put(cx.fields, Area::Contacts, "studentSourcedIds", pupils);
