@@ -4,7 +4,7 @@ use jiff::civil::Date;
 use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
 use kube::ResourceExt;
 
-use crate::resources::{DataSharingAgreement, ObjectKey, ResourceSet, selects};
+use crate::resources::{DataSharingAgreement, ObjectKey, ResourceSet};
 use crate::signing::{Keyring, Verification, verify};
 
 /// Whether an agreement lets data flow, and if not, the first reason why not.
@@ -112,14 +112,7 @@ fn covered_schools(
         .schools
         .iter()
         .filter(|school| school.namespace().as_deref().unwrap_or("default") == namespace)
-        .filter(|school| {
-            let by_name = selection.names.iter().any(|n| *n == school.name_any());
-            let by_label = selection
-                .selector
-                .as_ref()
-                .is_some_and(|s| selects(s, school.labels()));
-            by_name || by_label
-        })
+        .filter(|school| selection.includes(school))
         .map(ObjectKey::of)
         .collect()
 }

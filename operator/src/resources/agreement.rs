@@ -111,6 +111,20 @@ pub struct SchoolSelection {
     pub selector: Option<LabelSelector>,
 }
 
+impl SchoolSelection {
+    /// Whether the selection covers `school`: by name, or by its labels. The school must
+    /// be in the agreement's namespace; the caller checks that.
+    pub fn includes(&self, school: &super::School) -> bool {
+        use kube::ResourceExt;
+        let by_name = self.names.iter().any(|n| *n == school.name_any());
+        by_name
+            || self
+                .selector
+                .as_ref()
+                .is_some_and(|s| super::selects(s, school.labels()))
+    }
+}
+
 /// The fields an agreement shares, keyed by data area.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -2,7 +2,7 @@
 
 use super::super::declared::{Declared, DeclaredSet};
 use super::super::finding::Finding;
-use crate::resources::{ConsentMode, ConsentRule, DataSharingAgreement, Kind, selects};
+use crate::resources::{ConsentMode, ConsentRule, DataSharingAgreement, Kind};
 
 /// Reports references that do not resolve, and rules that could have no effect.
 pub fn check(set: &DeclaredSet<'_>, findings: &mut Vec<Finding>) {
@@ -123,20 +123,8 @@ fn covers(
     school: &str,
 ) -> bool {
     let schools = &agreement.resource.spec.schools;
-    if schools.names.iter().any(|n| n == school) {
-        return true;
-    }
-    let Some(selector) = &schools.selector else {
-        return false;
-    };
-    set.school(&agreement.namespace, school).is_some_and(|s| {
-        selects(
-            selector,
-            s.resource
-                .metadata
-                .labels
-                .as_ref()
-                .unwrap_or(&Default::default()),
-        )
-    })
+    schools.names.iter().any(|n| n == school)
+        || set
+            .school(&agreement.namespace, school)
+            .is_some_and(|s| schools.includes(&s.resource))
 }
