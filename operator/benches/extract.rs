@@ -5,6 +5,8 @@
 //! `ACCORD_BENCH_PUPILS=a,b` to change) it writes an invented school's bundle, then runs
 //! the extraction in a child process of this binary so peak memory is the extraction's.
 
+mod support;
+
 use std::path::Path;
 use std::time::{Instant, SystemTime};
 
@@ -16,6 +18,8 @@ use accord::mis::oneroster_csv_write::write_oneroster_bundle;
 use accord::mis::sample::{SchoolInfo, school};
 use accord::mis::{FieldSet, ReadOptions};
 use accord::state::State;
+
+use support::peak_rss_kib;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -111,16 +115,4 @@ fn extract_once(bundle: &Path, state_dir: &Path) {
             peak_rss_kib() / 1024
         );
     });
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
 }

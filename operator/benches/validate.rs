@@ -5,6 +5,8 @@
 //! of this same binary so the peak memory it reports is validation's alone.
 //! `ACCORD_BENCH_RESOURCES` changes the count.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,6 +14,8 @@ use accord::resources::DataSharingAgreement;
 use accord::signing::{ApproverKey, generate_key_pair};
 use accord::validation::{KeyringSource, validate_paths};
 use serde_json::{Value, json};
+
+use support::peak_rss_kib;
 
 const PER_FILE: usize = 100;
 const RUNS: usize = 3;
@@ -182,17 +186,4 @@ fn erasure_doc(name: &str, school: &str) -> Value {
     let mut doc = meta("ErasureRequest", name);
     doc["spec"] = json!({ "school": school, "sourcedId": format!("stu-{school}-9999"), "reason": "leftSchool" });
     doc
-}
-
-/// Peak resident set size of this process, from /proc (Linux).
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
 }

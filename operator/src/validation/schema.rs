@@ -30,19 +30,10 @@ impl Default for SchemaSet {
 impl SchemaSet {
     /// Compiles the schemas of every CRD.
     pub fn new() -> SchemaSet {
-        let validators = crate::crds::all()
+        let validators = Kind::ALL
             .into_iter()
-            .filter_map(|crd| {
-                let kind = Kind::from_name(&crd.spec.names.kind)?;
-                let openapi = crd
-                    .spec
-                    .versions
-                    .first()?
-                    .schema
-                    .as_ref()?
-                    .open_api_v3_schema
-                    .as_ref()?;
-                let schema = resource_schema(kind, serde_json::to_value(openapi).ok()?);
+            .filter_map(|kind| {
+                let schema = SchemaSet::json_schema(kind)?;
                 // Generated from our own types: a failure is a bug caught by the tests.
                 jsonschema::validator_for(&schema).ok().map(|v| (kind, v))
             })
