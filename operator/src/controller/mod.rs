@@ -157,6 +157,14 @@ impl Controller {
             info!(school = %school, "School key destroyed");
         }
 
+        // Read once per pass: the records facts() was built from, by school.
+        let mut records: BTreeMap<String, ExtractionRecord> = self
+            .state()
+            .extractions()
+            .await?
+            .into_iter()
+            .map(|r| (r.school.clone(), r))
+            .collect();
         let mut observations = BTreeMap::new();
         for school_plan in &plan.schools {
             let key = school_plan.key.to_string();
@@ -166,7 +174,7 @@ impl Controller {
             let Some(school) = declaration.resources.school(&school_plan.key) else {
                 continue;
             };
-            let mut record = self.extraction_record(&key).await?;
+            let mut record = records.remove(&key).unwrap_or_else(|| new_record(&key));
 
             if let Some(reason) = &school_plan.extract {
                 info!(school = %key, reason = ?reason, "Reading MIS");
@@ -267,23 +275,6 @@ impl Controller {
         Ok(Facts { now, schools })
     }
 
-    async fn extraction_record(&self, school: &str) -> Result<ExtractionRecord, ControllerError> {
-        let existing = self
-            .state()
-            .extractions()
-            .await?
-            .into_iter()
-            .find(|r| r.school == school);
-        Ok(existing.unwrap_or_else(|| ExtractionRecord {
-            school: school.to_owned(),
-            last_extraction: None,
-            extracted_fields: BTreeMap::new(),
-            refresh_handled: None,
-            last_error: None,
-            last_attempt: SystemTime::UNIX_EPOCH,
-        }))
-    }
-
     async fn observe(
         &self,
         record: &ExtractionRecord,
@@ -342,4 +333,16 @@ fn field_map(fields: &FieldSet) -> BTreeMap<String, Vec<String>> {
         .areas()
         .map(|a| (a.to_string(), fields.fields(a).map(str::to_owned).collect()))
         .collect()
+}
+
+/// The read history of a school never read before.
+fn new_record(school: &str) -> ExtractionRecord {
+    ExtractionRecord {
+        school: school.to_owned(),
+        last_extraction: None,
+        extracted_fields: BTreeMap::new(),
+        refresh_handled: None,
+        last_error: None,
+        last_attempt: SystemTime::UNIX_EPOCH,
+    }
 }
