@@ -1,13 +1,11 @@
-//! Delivery: what each partner may receive. This part is pure: who consent allows, each
-//! record cut down to exactly the agreement's fields, and the signed batch it travels in.
+//! Delivery: what each partner may receive, and how it travels.
 //!
-//! Limitation: HTTPS push, retries, the partner pull API and deletion notices are not
-//! built yet; these functions are what they will send.
+//! The pure part: who consent allows ([`audience`]), each record cut down to exactly the
+//! agreement's fields ([`project_area`]), and the signed messages of [`wire`].
 
-pub mod batch;
 mod consent;
 mod project;
+pub mod wire;
 
-pub use batch::{Batch, build_batch};
 pub use consent::{Audience, audience};
 pub use project::{project, project_area};
