@@ -234,13 +234,15 @@ fn audit_verify_fails_after_one_ledger_row_is_edited() {
             kind: EntryKind::Share,
             at: "2026-12-03T10:00:00Z".into(),
             school: "riverside-trust/ashby-primary".into(),
-            subject: subject.into(),
             agreement: "riverside-trust/homework-hub".into(),
             partner: "riverside-trust/homework-hub".into(),
             partner_location: "GB/London".into(),
             area: "students".into(),
             fields: vec!["givenName".into()],
+            subjects: vec![subject.into()],
+            records: 1,
             batch: "b-1".into(),
+            ..EntryBody::default()
         };
         ledger
             .append(&[

@@ -5,6 +5,7 @@
 
 mod consent;
 mod project;
+pub mod sync;
 pub mod wire;
 
 pub use consent::{Audience, audience};

@@ -14,24 +14,39 @@ use serde::{Deserialize, Serialize};
 
 pub use chain::{ChainError, hash_entry, verify};
 pub use sqlite::SqliteLedger;
+pub(crate) use sqlite::append_in;
 
 /// What an entry records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum EntryKind {
-    /// Fields about a person were sent to (or pulled by) a partner.
+    /// Records about these people were committed to a partner: written to the outbox to
+    /// be pushed, or served to a partner's pull.
+    #[default]
     Share,
-    /// A partner was told to delete some or all it holds about a person.
+    /// A partner was told to delete some or all it holds about these people or areas.
     DeletionNotice,
-    /// A partner confirmed a batch or a deletion.
+    /// A partner confirmed a batch or a deletion notice.
     Acknowledgement,
-    /// A person's data was erased from Accord's cache.
+    /// These people's data was erased from Accord's cache.
     Erasure,
 }
 
-/// The body of an entry: everything but its place in the chain. Never holds a value of
-/// a field, only its name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl EntryKind {
+    /// The name used in the ledger's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Share => "share",
+            EntryKind::DeletionNotice => "deletionNotice",
+            EntryKind::Acknowledgement => "acknowledgement",
+            EntryKind::Erasure => "erasure",
+        }
+    }
+}
+
+/// The body of an entry: everything but its place in the chain. Never holds the value of
+/// a field, only its name; people appear only by MIS sourcedId.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryBody {
     /// What happened.
@@ -40,20 +55,30 @@ pub struct EntryBody {
     pub at: String,
     /// The school, `namespace/name`.
     pub school: String,
-    /// The person's MIS sourcedId.
-    pub subject: String,
-    /// The agreement, `namespace/name`.
+    /// The agreement, `namespace/name`; empty for a cache erasure.
     pub agreement: String,
-    /// The partner, `namespace/name`.
+    /// The partner, `namespace/name`; empty for a cache erasure.
     pub partner: String,
     /// Where the partner keeps the data: country code and region.
     pub partner_location: String,
     /// The data area.
     pub area: String,
-    /// The fields concerned, by catalogue name.
+    /// The fields concerned, by catalogue name. For a deletion notice, the fields to
+    /// delete; empty when whole records or the whole area go.
     pub fields: Vec<String>,
+    /// The people concerned, by MIS sourcedId, sorted. Empty for an area holding no
+    /// personal data (classes) or a notice that deletes a whole area.
+    pub subjects: Vec<String>,
+    /// How many records the entry covers.
+    pub records: u64,
+    /// For an acknowledgement, the bytes the partner received.
+    pub bytes: u64,
     /// The batch (its idempotency key).
     pub batch: String,
+    /// Why, for a deletion notice or an erasure (`noLongerShared`, `fieldsWithdrawn`,
+    /// `areaWithdrawn`, `agreementEnded`, `erasureRequest`, `leftMis`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// One entry in the chain.
@@ -80,6 +105,9 @@ pub trait LedgerStore {
 
     /// Every entry, in sequence order.
     async fn entries(&self) -> Result<Vec<Entry>, Self::Error>;
+
+    /// The entries about one person at one school, in sequence order.
+    async fn entries_about(&self, school: &str, subject: &str) -> Result<Vec<Entry>, Self::Error>;
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use std::time::SystemTime;
 
-use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{Entry, EntryBody, LedgerStore, hash_entry};
 use crate::state::{State, StateError, unix_seconds};
@@ -24,44 +25,13 @@ impl LedgerStore for SqliteLedger {
     type Error = StateError;
 
     async fn append(&self, bodies: &[EntryBody]) -> Result<Vec<Entry>, StateError> {
-        // One transaction, so two writers can never chain to the same last entry.
         let mut tx = self
             .state
             .pool()
             .begin()
             .await
             .map_err(StateError::query("start a ledger append"))?;
-        let last = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StateError::query("read the ledger's last entry"))?;
-        let (mut seq, mut prev_hash) = match last {
-            Some(row) => (row.get::<i64, _>("seq"), to_hash(row.get("hash"))),
-            None => (0, [0u8; 32]),
-        };
-
-        let mut written = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            seq += 1;
-            let hash = hash_entry(&prev_hash, body);
-            let json = serde_json::to_string(body).unwrap_or_default();
-            sqlx::query("INSERT INTO ledger (seq, body, prev_hash, hash, written_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(seq)
-                .bind(json)
-                .bind(prev_hash.as_slice())
-                .bind(hash.as_slice())
-                .bind(unix_seconds(SystemTime::now()))
-                .execute(&mut *tx)
-                .await
-                .map_err(StateError::query("append to the ledger"))?;
-            written.push(Entry {
-                seq,
-                body: body.clone(),
-                prev_hash,
-                hash,
-            });
-            prev_hash = hash;
-        }
+        let written = append_in(&mut tx, bodies).await?;
         tx.commit()
             .await
             .map_err(StateError::query("commit a ledger append"))?;
@@ -73,18 +43,108 @@ impl LedgerStore for SqliteLedger {
             .fetch_all(self.state.pool())
             .await
             .map_err(StateError::query("read the ledger"))?;
-        Ok(rows
-            .iter()
-            .map(|row| Entry {
-                seq: row.get("seq"),
-                // A body that no longer parses was edited; an empty body keeps the entry
-                // in the chain so verification reports it rather than skipping it.
-                body: serde_json::from_str(row.get::<&str, _>("body"))
-                    .unwrap_or_else(|_| tampered_body()),
-                prev_hash: to_hash(row.get("prev_hash")),
-                hash: to_hash(row.get("hash")),
-            })
-            .collect())
+        Ok(rows.iter().map(entry_from_row).collect())
+    }
+
+    async fn entries_about(&self, school: &str, subject: &str) -> Result<Vec<Entry>, StateError> {
+        let rows = sqlx::query(
+            "SELECT l.seq, l.body, l.prev_hash, l.hash FROM ledger_subjects s \
+             JOIN ledger l ON l.seq = s.seq WHERE s.school = ? AND s.subject = ? ORDER BY l.seq",
+        )
+        .bind(school)
+        .bind(subject)
+        .fetch_all(self.state.pool())
+        .await
+        .map_err(StateError::query("read one person's ledger entries"))?;
+        Ok(rows.iter().map(entry_from_row).collect())
+    }
+}
+
+/// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.
+const ROWS_PER_INSERT: usize = 2_000;
+
+/// Appends entries inside the caller's transaction, chaining each to the one before and
+/// indexing who each is about, so a delivery commits its ledger entries and its outbox
+/// row together or not at all. Holding the write transaction means two writers can never
+/// chain to the same last entry.
+pub(crate) async fn append_in(
+    tx: &mut SqliteConnection,
+    bodies: &[EntryBody],
+) -> Result<Vec<Entry>, StateError> {
+    let last = sqlx::query("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StateError::query("read the ledger's last entry"))?;
+    let (mut seq, mut prev_hash) = match last {
+        Some(row) => (row.get::<i64, _>("seq"), to_hash(row.get("hash"))),
+        None => (0, [0u8; 32]),
+    };
+
+    let written_at = unix_seconds(SystemTime::now());
+    let mut written = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        seq += 1;
+        let hash = hash_entry(&prev_hash, body);
+        written.push(Entry {
+            seq,
+            body: body.clone(),
+            prev_hash,
+            hash,
+        });
+        prev_hash = hash;
+    }
+
+    for chunk in written.chunks(ROWS_PER_INSERT / 5) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO ledger (seq, body, prev_hash, hash, written_at) ",
+        );
+        insert.push_values(chunk, |mut row, entry| {
+            row.push_bind(entry.seq)
+                .push_bind(serde_json::to_string(&entry.body).unwrap_or_default())
+                .push_bind(entry.prev_hash.to_vec())
+                .push_bind(entry.hash.to_vec())
+                .push_bind(written_at);
+        });
+        insert
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(StateError::query("append to the ledger"))?;
+    }
+
+    let subjects: Vec<(&str, &str, i64)> = written
+        .iter()
+        .flat_map(|e| {
+            e.body
+                .subjects
+                .iter()
+                .map(move |s| (e.body.school.as_str(), s.as_str(), e.seq))
+        })
+        .collect();
+    for chunk in subjects.chunks(ROWS_PER_INSERT / 3) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO ledger_subjects (school, subject, seq) ",
+        );
+        insert.push_values(chunk, |mut row, (school, subject, seq)| {
+            row.push_bind(*school).push_bind(*subject).push_bind(*seq);
+        });
+        insert
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(StateError::query("index the ledger's subjects"))?;
+    }
+    Ok(written)
+}
+
+fn entry_from_row(row: &SqliteRow) -> Entry {
+    Entry {
+        seq: row.get("seq"),
+        // A body that no longer parses was edited; an empty body keeps the entry in the
+        // chain so verification reports it rather than skipping it.
+        body: serde_json::from_str(row.get::<&str, _>("body")).unwrap_or_default(),
+        prev_hash: to_hash(row.get("prev_hash")),
+        hash: to_hash(row.get("hash")),
     }
 }
 
@@ -94,21 +154,6 @@ fn to_hash(bytes: Vec<u8>) -> [u8; 32] {
         hash.copy_from_slice(&bytes);
     }
     hash
-}
-
-fn tampered_body() -> EntryBody {
-    EntryBody {
-        kind: super::EntryKind::Share,
-        at: String::new(),
-        school: String::new(),
-        subject: String::new(),
-        agreement: String::new(),
-        partner: String::new(),
-        partner_location: String::new(),
-        area: String::new(),
-        fields: Vec::new(),
-        batch: String::new(),
-    }
 }
 
 #[cfg(test)]

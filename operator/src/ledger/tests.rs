@@ -5,13 +5,15 @@ pub(super) fn share(subject: &str) -> EntryBody {
         kind: EntryKind::Share,
         at: "2026-12-03T10:00:00Z".into(),
         school: "trust/ashby".into(),
-        subject: subject.into(),
         agreement: "trust/homework".into(),
         partner: "trust/hub".into(),
         partner_location: "GB/London".into(),
         area: "students".into(),
         fields: vec!["givenName".into(), "yearGroup".into()],
+        subjects: vec![subject.into()],
+        records: 1,
         batch: "batch-1".into(),
+        ..EntryBody::default()
     }
 }
 
@@ -73,7 +75,7 @@ fn reordered_entries_are_found() {
 #[test]
 fn an_entry_rehashed_after_editing_still_breaks_the_next() {
     let mut entries = chain(5);
-    entries[2].body.subject = "stu-other".into();
+    entries[2].body.subjects = vec!["stu-other".into()];
     entries[2].hash = hash_entry(&entries[2].prev_hash, &entries[2].body);
     assert_eq!(
         verify(&entries),

@@ -89,3 +89,30 @@ async fn a_row_deleted_around_the_triggers_fails_verification() {
         })
     );
 }
+
+#[tokio::test]
+async fn one_persons_entries_are_found_by_school_and_sourced_id() {
+    let (_dir, ledger) = ledger().await;
+    let mut both = share("stu-2");
+    both.subjects = vec!["stu-1".into(), "stu-2".into()];
+    ledger
+        .append(&[share("stu-1"), share("stu-3"), both])
+        .await
+        .unwrap();
+    let seqs = |entries: Vec<Entry>| entries.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(ledger.entries_about("trust/ashby", "stu-1").await.unwrap()),
+        [1, 3]
+    );
+    assert_eq!(
+        seqs(ledger.entries_about("trust/ashby", "stu-3").await.unwrap()),
+        [2]
+    );
+    assert!(
+        ledger
+            .entries_about("trust/brook", "stu-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
