@@ -9,6 +9,9 @@ CREATE TABLE ledger_subjects (
     PRIMARY KEY (school, subject, seq)
 ) WITHOUT ROWID;
 
+-- Acknowledgements are found by the batch they confirm.
+CREATE INDEX ledger_batch ON ledger (json_extract(body, '$.batch'));
+
 -- Messages committed to partners, in order. The body is sealed under the school's data
 -- key, so shredding a school also makes its undelivered messages unreadable. A message
 -- is written here together with its ledger entries before it is sent, and marked
@@ -24,6 +27,8 @@ CREATE TABLE outbox (
     mode            TEXT    NOT NULL,
     sealed          BLOB    NOT NULL,
     records         INTEGER NOT NULL,
+    -- For a deletion notice, the people it concerns, so its acknowledgement names them.
+    subjects        TEXT    NOT NULL DEFAULT '[]',
     created_at      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     last_attempt_at INTEGER,

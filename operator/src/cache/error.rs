@@ -38,6 +38,18 @@ pub enum CacheError {
         area: Area,
     },
 
+    /// A message waiting in the outbox failed authentication or its school's key is gone.
+    #[error(
+        "outbox message {batch} of school {school} cannot be opened; it is dropped and what it \
+         carried is sent again from the cache"
+    )]
+    UnreadableMessage {
+        /// The school.
+        school: String,
+        /// The batch.
+        batch: String,
+    },
+
     /// A school's wrapped data key failed authentication although the master key is right.
     /// The school's key and entries have been erased so its MIS is read again.
     #[error(

@@ -24,12 +24,12 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::catalogue::Area;
-use crate::state::{EntryMeta, NewEntry, State, unix_seconds};
+use crate::state::{EntryMeta, NewEntry, Sealed, State, unix_seconds};
 
 pub use error::{CacheError, MasterKeyError};
 pub use master_key::{KeyOrigin, KeySources, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
 
-use seal::{CHECK_AAD, CHECK_PLAINTEXT, SealError, SecretKey, entry_aad, key_aad};
+use seal::{CHECK_AAD, CHECK_PLAINTEXT, SealError, SecretKey, entry_aad, key_aad, message_aad};
 
 /// The encrypted cache over a state database.
 #[derive(Debug)]
@@ -115,6 +115,53 @@ impl Cache {
                 })
             }
         }
+    }
+
+    /// Seals a message body for the outbox under the school's data key, so it is as
+    /// protected as the cache it came from and shredded with it.
+    pub async fn seal_message(
+        &self,
+        school: &str,
+        batch: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, CacheError> {
+        let key = self.data_key(school).await?;
+        // Stored as nonce then ciphertext with its tag.
+        key.seal(body, &message_aad(school, batch))
+            .map(|sealed| [sealed.nonce, sealed.bytes].concat())
+            .map_err(|error| match error {
+                SealError::Random(source) => CacheError::Random(source),
+                SealError::TooLong => CacheError::Seal {
+                    what: "an outbox message",
+                },
+            })
+    }
+
+    /// Opens a message sealed by [`Cache::seal_message`].
+    pub async fn open_message(
+        &self,
+        school: &str,
+        batch: &str,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CacheError> {
+        let unreadable = || CacheError::UnreadableMessage {
+            school: school.to_owned(),
+            batch: batch.to_owned(),
+        };
+        if self.state.wrapped_key(school).await?.is_none() {
+            return Err(unreadable());
+        }
+        let key = self.data_key(school).await?;
+        let Some((nonce, bytes)) = sealed.split_at_checked(12) else {
+            return Err(unreadable());
+        };
+        let sealed = Sealed {
+            nonce: nonce.to_vec(),
+            bytes: bytes.to_vec(),
+        };
+        key.open(&sealed, &message_aad(school, batch))
+            .map(|plaintext| plaintext.to_vec())
+            .map_err(|_| unreadable())
     }
 
     /// Records that a delivery or partner pull used the entry at `now`, so the area keeps

@@ -124,3 +124,9 @@ pub(crate) fn key_aad(school: &str) -> Vec<u8> {
 pub(crate) fn entry_aad(school: &str, area: Area) -> Vec<u8> {
     format!("accord-cache-v1/{school}/{area}").into_bytes()
 }
+
+/// Associated data of a message in the outbox: `accord-outbox-v1/<school>/<batch>`. A body
+/// moved to another batch or school does not open.
+pub(crate) fn message_aad(school: &str, batch: &str) -> Vec<u8> {
+    format!("accord-outbox-v1/{school}/{batch}").into_bytes()
+}

@@ -1,5 +1,6 @@
 //! `accord run`: the embedded controller over a folder of YAML, with state in SQLite.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::cache::{Cache, KeySources, MasterKey};
 use crate::controller::extract::SecretsDir;
 use crate::controller::{Controller, Options};
+use crate::delivery::send::RetryPolicy;
 use crate::state::State;
 
 /// Arguments of `accord run`.
@@ -33,6 +35,20 @@ pub struct Args {
     /// The trusted keyring. Default: `keyring/` in PATH.
     #[arg(long, value_name = "DIR")]
     keyring: Option<PathBuf>,
+    /// Send a partner host name to this address instead of asking DNS, as `HOST=IP:PORT`
+    /// (repeatable); the partner's certificate is still checked against HOST.
+    #[arg(long, value_name = "HOST=IP:PORT", value_parser = parse_resolve)]
+    resolve: Vec<(String, SocketAddr)>,
+}
+
+fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
+    let (host, address) = text
+        .split_once('=')
+        .ok_or_else(|| "write HOST=IP:PORT, e.g. homework-hub.example=127.0.0.1:8443".to_owned())?;
+    let address = address
+        .parse()
+        .map_err(|_| format!("{address} is not IP:PORT, e.g. 127.0.0.1:8443"))?;
+    Ok((host.to_owned(), address))
 }
 
 /// Runs `accord run`.
@@ -52,6 +68,8 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         path: args.path.clone(),
         keyring: args.keyring.clone(),
         secrets: SecretsDir(args.secrets.clone()),
+        resolve: args.resolve.clone(),
+        retry: RetryPolicy::default(),
     };
     let mut controller = Controller::new(options, cache);
 

@@ -6,9 +6,12 @@
 //! (shred, drop, read), and write status. [`Controller::run`] repeats passes on every
 //! change to the folder and whenever a school's next read falls due.
 
+mod deliver;
+mod erase;
 pub mod extract;
 mod load;
 mod progress;
+mod push;
 mod report;
 pub mod revision;
 mod run_loop;
@@ -17,7 +20,7 @@ pub mod watch;
 
 pub use run_loop::IDLE_PASS;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -45,7 +48,15 @@ pub struct Options {
     pub keyring: Option<PathBuf>,
     /// Where secrets are, as `<dir>/<name>/<key>`.
     pub secrets: SecretsDir,
+    /// Host names sent to fixed addresses instead of DNS, for partners on loopback in
+    /// demos and tests; certificates are still checked against the host name.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
+    /// How hard each push is tried within a pass.
+    pub retry: crate::delivery::send::RetryPolicy,
 }
+
+/// How soon a pass follows one that left messages undelivered.
+pub const REDELIVERY_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why a pass could not be made at all.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +164,9 @@ impl Controller {
 
         for school in &plan.shred {
             self.cache.shred_school(&school.to_string()).await?;
+            self.state()
+                .drop_pending_of_school(&school.to_string())
+                .await?;
             self.state().remove_extraction(&school.to_string()).await?;
             info!(school = %school, "School key destroyed");
         }
@@ -215,9 +229,40 @@ impl Controller {
             observations.insert(school_plan.key.clone(), self.observe(&record).await?);
         }
 
-        outcome.next_due = plan.schools.iter().filter_map(|s| s.next_refresh).min();
-        self.write_statuses(&declaration.resources, &plan, &observations, now)
+        let records = self.cached_records(&plan, now).await?;
+        self.erase_from_cache(declaration, &plan, &records, now)
             .await?;
+        let records = self.cached_records(&plan, now).await?;
+        let frozen = self
+            .commit_deliveries(declaration, &plan, &records, now)
+            .await?;
+        let rolls: BTreeMap<ObjectKey, BTreeSet<String>> = records
+            .iter()
+            .map(|(school, cached)| (school.clone(), deliver::everyone(cached)))
+            .collect();
+        drop(records);
+        let pushed = self.push(&declaration.resources, &frozen, now).await?;
+        for (agreement, hold) in &pushed.holds {
+            outcome
+                .failures
+                .push(format!("agreement {agreement}: {hold}"));
+        }
+
+        outcome.next_due = plan.schools.iter().filter_map(|s| s.next_refresh).min();
+        if !pushed.pending.is_empty() {
+            let retry = now
+                + k8s_openapi::jiff::SignedDuration::try_from(REDELIVERY_DELAY).unwrap_or_default();
+            outcome.next_due = Some(outcome.next_due.map_or(retry, |due| due.min(retry)));
+        }
+        self.write_statuses(
+            &declaration.resources,
+            &plan,
+            &observations,
+            &pushed,
+            &rolls,
+            now,
+        )
+        .await?;
         Ok(())
     }
 

@@ -1,13 +1,17 @@
 //! Writing what a pass found: every resource's status, and the mark an invalid change
 //! leaves on the resources it concerns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use serde_json::json;
 
-use super::status::{self, Revisions, SchoolObservation};
+use super::push::PushReport;
+use super::status::{self, DeliveryObservation, Revisions, SchoolObservation};
 use super::{Controller, ControllerError, reference};
+use crate::ledger::summary::{agreement_flows, person_flows};
+use crate::ledger::{LedgerStore, SqliteLedger};
 use crate::plan::Plan;
 use crate::resources::status::{reasons, set_condition, types};
 use crate::resources::{Kind, ObjectKey, ResourceSet};
@@ -19,8 +23,13 @@ impl Controller {
         resources: &ResourceSet,
         plan: &Plan,
         observations: &BTreeMap<ObjectKey, SchoolObservation>,
+        pushed: &PushReport,
+        rolls: &BTreeMap<ObjectKey, BTreeSet<String>>,
         now: Timestamp,
     ) -> Result<(), ControllerError> {
+        // Every figure about flows comes from the ledger.
+        let ledger = SqliteLedger::new(self.state().clone());
+        let flows = agreement_flows(&ledger.entries().await?);
         let revisions = Revisions {
             applied: self.state().revision(Revision::LastApplied).await?,
             attempted: self.state().revision(Revision::LastAttempted).await?,
@@ -45,10 +54,17 @@ impl Controller {
             let previous = self
                 .previous_status(Kind::DataSharingAgreement, &key)
                 .await?;
+            let name = key.to_string();
+            let delivery = DeliveryObservation {
+                flows: flows.get(&name).cloned().unwrap_or_default(),
+                hold: pushed.holds.get(&name).cloned(),
+                pending: pushed.pending.get(&name).copied().unwrap_or(0),
+            };
             let status = status::agreement_status(
                 previous,
                 agreement.metadata.generation,
                 agreement_plan,
+                &delivery,
                 &revisions,
                 now,
             );
@@ -72,6 +88,22 @@ impl Controller {
                         .any(|d| ObjectKey::of(d) == a.key && d.spec.partner == key.name)
                 });
             status.agreements = Some(in_effect.count() as i64);
+            status.last_delivery_time = resources
+                .agreements
+                .iter()
+                .filter(|d| {
+                    d.namespace().as_deref() == Some(key.namespace.as_str())
+                        && d.spec.partner == key.name
+                })
+                .filter_map(|d| {
+                    flows
+                        .get(&ObjectKey::of(d).to_string())?
+                        .last_delivery
+                        .clone()
+                })
+                .max()
+                .and_then(|t| t.parse().ok())
+                .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
             let (ready, reason) = if partner.spec.suspend {
                 (false, reasons::SUSPENDED)
             } else {
@@ -111,22 +143,16 @@ impl Controller {
         }
         for erasure in &resources.erasures {
             let key = ObjectKey::of(erasure);
-            let mut status: crate::resources::ErasureRequestStatus = self
-                .previous_status(Kind::ErasureRequest, &key)
-                .await?
-                .unwrap_or_default();
-            // Limitation: erasure at partners is carried out by the delivery controller, which
-            // this build does not have; the request is recorded but not yet acted on.
-            set_condition(
-                &mut status.conditions,
-                types::READY,
-                None,
-                reasons::NOT_SUPPORTED,
-                "erasure at partners is not carried out by this build yet",
-                erasure.metadata.generation,
-                now,
-            );
-            status.observed_generation = erasure.metadata.generation;
+            let previous = self.previous_status(Kind::ErasureRequest, &key).await?;
+            let school = ObjectKey::new(key.namespace.clone(), erasure.spec.school.clone());
+            let history = ledger
+                .history(&school.to_string(), &erasure.spec.sourced_id)
+                .await?;
+            let in_cache = rolls
+                .get(&school)
+                .is_some_and(|roll| roll.contains(&erasure.spec.sourced_id));
+            let status =
+                status::erasure_status(previous, erasure, &person_flows(&history), in_cache, now);
             self.store(Kind::ErasureRequest, &key, erasure, &status)
                 .await?;
         }

@@ -4,10 +4,15 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
+use super::push::Hold;
 use crate::catalogue::Area;
+use crate::ledger::summary::{AgreementFlows, PersonAtPartner};
 use crate::plan::{AgreementPlan, Effect, SchoolPlan, Temperature};
 use crate::resources::status::{reasons, set_condition, types};
-use crate::resources::{AreaStatus, DataSharingAgreementStatus, School, SchoolStatus};
+use crate::resources::{
+    AreaStatus, DataSharingAgreementStatus, ErasureRequest, ErasureRequestStatus, PartnerErasure,
+    School, SchoolStatus,
+};
 use crate::signing::Verification;
 
 /// What the cache holds for one area of a school.
@@ -144,11 +149,23 @@ pub fn school_status(
     status
 }
 
+/// What delivery did for an agreement, for its status.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryObservation {
+    /// What the ledger says flowed.
+    pub flows: AgreementFlows,
+    /// Why deliveries are held up, if they are.
+    pub hold: Option<Hold>,
+    /// Messages still waiting to be delivered.
+    pub pending: u64,
+}
+
 /// An agreement's status.
 pub fn agreement_status(
     previous: Option<DataSharingAgreementStatus>,
     generation: Option<i64>,
     plan: &AgreementPlan,
+    delivery: &DeliveryObservation,
     revisions: &Revisions,
     now: Timestamp,
 ) -> DataSharingAgreementStatus {
@@ -226,6 +243,10 @@ pub fn agreement_status(
         Verification::UntrustedKey { .. } => reasons::UNTRUSTED_KEY,
         _ => reason,
     };
+    let (ready, reason, message) = match (&delivery.hold, ready) {
+        (Some(hold), true) => (false, hold_reason(hold), hold.to_string()),
+        _ => (ready, reason, message),
+    };
     set_condition(
         &mut status.conditions,
         types::READY,
@@ -235,10 +256,133 @@ pub fn agreement_status(
         generation,
         now,
     );
+    let stalled = delivery.hold.as_ref().filter(|_| plan.in_effect());
+    set_condition(
+        &mut status.conditions,
+        types::STALLED,
+        Some(stalled.is_some()),
+        stalled.map_or(reasons::CONVERGED, hold_reason),
+        stalled.map(ToString::to_string).unwrap_or_default(),
+        generation,
+        now,
+    );
+    let waiting = delivery.pending > 0 && plan.in_effect();
+    set_condition(
+        &mut status.conditions,
+        types::RECONCILING,
+        Some(waiting),
+        if waiting {
+            reasons::PROGRESSING
+        } else {
+            reasons::CONVERGED
+        },
+        if waiting {
+            format!("{} message(s) waiting for the partner", delivery.pending)
+        } else {
+            String::new()
+        },
+        generation,
+        now,
+    );
 
+    let flows = &delivery.flows;
+    status.people_shared = Some(i64::try_from(flows.people.len()).unwrap_or(i64::MAX));
+    status.last_delivery_time = flows
+        .last_delivery
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .map(Time);
+    status.fields_shared = flows.fields.iter().cloned().collect();
+    status.bytes_sent = Some(i64::try_from(flows.bytes).unwrap_or(i64::MAX));
     status.observed_generation = generation;
     status.schools = Some(i64::try_from(plan.schools.len()).unwrap_or(i64::MAX));
     status.last_applied_revision = revisions.applied.clone();
     status.last_attempted_revision = revisions.attempted.clone();
+    status
+}
+
+fn hold_reason(hold: &Hold) -> &'static str {
+    match hold {
+        Hold::Refused { .. } => reasons::DELIVERY_REFUSED,
+        Hold::Unreachable { .. } => reasons::PARTNER_UNREACHABLE,
+        Hold::Misconfigured { .. } => reasons::DELIVERY_MISCONFIGURED,
+    }
+}
+
+/// An erasure request's status: each partner that received the person under an agreement
+/// in scope, when it was told to delete and when it confirmed. `Ready` once the cache no
+/// longer holds the person and every such partner has acknowledged.
+pub fn erasure_status(
+    previous: Option<ErasureRequestStatus>,
+    erasure: &ErasureRequest,
+    flows: &[PersonAtPartner],
+    in_cache: bool,
+    now: Timestamp,
+) -> ErasureRequestStatus {
+    let mut status = previous.unwrap_or_default();
+    let generation = erasure.metadata.generation;
+    let in_scope = |agreement: &str| {
+        erasure.spec.agreements.is_empty()
+            || agreement
+                .split_once('/')
+                .is_some_and(|(_, name)| erasure.spec.agreements.iter().any(|a| a == name))
+    };
+    let partners: Vec<&PersonAtPartner> = flows.iter().filter(|f| in_scope(&f.agreement)).collect();
+    let time = |t: &Option<String>| t.as_deref().and_then(|t| t.parse().ok()).map(Time);
+    status.partners = partners
+        .iter()
+        .map(|f| PartnerErasure {
+            partner: format!("{} ({})", f.partner, f.agreement),
+            notified_at: time(&f.notified_at),
+            acknowledged_at: time(&f.acknowledged_at),
+        })
+        .collect();
+    let notified = partners.iter().filter(|f| f.notified_at.is_some()).count();
+    let acknowledged = partners
+        .iter()
+        .filter(|f| f.acknowledged_at.is_some())
+        .count();
+    status.partners_notified = Some(notified as i64);
+    status.partners_acknowledged = Some(acknowledged as i64);
+
+    let waiting = partners.len() - acknowledged;
+    let (ready, reason, message) = if in_cache {
+        (
+            false,
+            reasons::PROGRESSING,
+            "the person is still in the cache; erased on this school's next pass".to_owned(),
+        )
+    } else if waiting > 0 {
+        (
+            false,
+            reasons::AWAITING_ACKNOWLEDGEMENT,
+            format!(
+                "{waiting} of {} partner(s) have not yet confirmed the deletion",
+                partners.len()
+            ),
+        )
+    } else if partners.is_empty() {
+        (
+            true,
+            reasons::ERASED,
+            "erased from the cache; no partner had received this person".to_owned(),
+        )
+    } else {
+        (
+            true,
+            reasons::ERASED,
+            format!("erased from the cache and confirmed deleted by {acknowledged} partner(s)"),
+        )
+    };
+    set_condition(
+        &mut status.conditions,
+        types::READY,
+        Some(ready),
+        reason,
+        message,
+        generation,
+        now,
+    );
+    status.observed_generation = generation;
     status
 }

@@ -5,6 +5,7 @@
 
 mod consent;
 mod project;
+pub mod send;
 pub mod sync;
 pub mod wire;
 

@@ -9,6 +9,7 @@
 
 mod chain;
 mod sqlite;
+pub mod summary;
 
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +109,25 @@ pub trait LedgerStore {
 
     /// The entries about one person at one school, in sequence order.
     async fn entries_about(&self, school: &str, subject: &str) -> Result<Vec<Entry>, Self::Error>;
+
+    /// The acknowledgements of these batches, in sequence order.
+    async fn acknowledgements(&self, batches: &[String]) -> Result<Vec<Entry>, Self::Error>;
+
+    /// Everything about one person at one school: the entries naming them and the
+    /// acknowledgements of those entries' batches, in sequence order.
+    async fn history(&self, school: &str, subject: &str) -> Result<Vec<Entry>, Self::Error> {
+        let mut entries = self.entries_about(school, subject).await?;
+        let batches: std::collections::BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e.body.kind != EntryKind::Acknowledgement && !e.body.batch.is_empty())
+            .map(|e| e.body.batch.clone())
+            .collect();
+        let batches: Vec<String> = batches.into_iter().collect();
+        entries.extend(self.acknowledgements(&batches).await?);
+        entries.sort_by_key(|e| e.seq);
+        entries.dedup_by_key(|e| e.seq);
+        Ok(entries)
+    }
 }
 
 #[cfg(test)]

@@ -58,6 +58,28 @@ impl LedgerStore for SqliteLedger {
         .map_err(StateError::query("read one person's ledger entries"))?;
         Ok(rows.iter().map(entry_from_row).collect())
     }
+
+    async fn acknowledgements(&self, batches: &[String]) -> Result<Vec<Entry>, StateError> {
+        let mut found = Vec::new();
+        for chunk in batches.chunks(500) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT seq, body, prev_hash, hash FROM ledger WHERE json_extract(body, '$.batch') IN (",
+            );
+            let mut list = query.separated(", ");
+            for batch in chunk {
+                list.push_bind(batch);
+            }
+            query.push(") AND json_extract(body, '$.kind') = 'acknowledgement' ORDER BY seq");
+            let rows = query
+                .build()
+                .fetch_all(self.state.pool())
+                .await
+                .map_err(StateError::query("read acknowledgements"))?;
+            found.extend(rows.iter().map(entry_from_row));
+        }
+        found.sort_by_key(|e| e.seq);
+        Ok(found)
+    }
 }
 
 /// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values.

@@ -51,6 +51,16 @@ pub mod reasons {
     pub const IN_EFFECT: &str = "InEffect";
     /// The agreement's partner is suspended.
     pub const PARTNER_SUSPENDED: &str = "PartnerSuspended";
+    /// The partner refused a delivery.
+    pub const DELIVERY_REFUSED: &str = "DeliveryRefused";
+    /// The partner could not be reached.
+    pub const PARTNER_UNREACHABLE: &str = "PartnerUnreachable";
+    /// The partner's endpoint, CA or secret cannot be used.
+    pub const DELIVERY_MISCONFIGURED: &str = "DeliveryMisconfigured";
+    /// Some partner has not confirmed a deletion yet.
+    pub const AWAITING_ACKNOWLEDGEMENT: &str = "AwaitingAcknowledgement";
+    /// The person is erased everywhere they were.
+    pub const ERASED: &str = "Erased";
     /// The work this resource asks for is not carried out by this build.
     pub const NOT_SUPPORTED: &str = "NotSupported";
 }

@@ -13,6 +13,7 @@
 mod cache_rows;
 mod error;
 mod extractions;
+mod outbox;
 mod revisions;
 mod status;
 mod time;
@@ -33,6 +34,7 @@ pub use cache_rows::EntryMeta;
 pub(crate) use cache_rows::{NewEntry, Sealed};
 pub use error::StateError;
 pub use extractions::ExtractionRecord;
+pub use outbox::{HeldPlace, HoldingChange, NewMessage, Pending};
 pub use revisions::Revision;
 pub use status::ResourceRef;
 pub use time::{from_unix_seconds, unix_seconds};
