@@ -6,6 +6,7 @@
 mod audit;
 mod crds;
 mod keys;
+mod locate;
 mod mis;
 mod run;
 mod status;
@@ -43,6 +44,8 @@ enum Command {
     Run(run::Args),
     /// Every resource and its status, from the state `accord run` keeps.
     Status(status::Args),
+    /// Every partner, agreement, field and date one person's data went to.
+    Locate(locate::Args),
     /// Check the ledger.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -60,6 +63,7 @@ pub fn run() -> ExitCode {
         Command::Mis(command) => mis::run(command),
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
+        Command::Locate(args) => locate::run(args),
         Command::Audit(command) => audit::run(command),
     };
     match result {

@@ -39,6 +39,9 @@ pub struct Args {
     /// (repeatable); the partner's certificate is still checked against HOST.
     #[arg(long, value_name = "HOST=IP:PORT", value_parser = parse_resolve)]
     resolve: Vec<(String, SocketAddr)>,
+    /// Where to serve the partner pull API (not with --once).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
 }
 
 fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
@@ -85,7 +88,24 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         });
     }
 
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr().unwrap_or(args.listen);
+    let router = crate::api::router(controller.api_context());
+    let (stop_serving, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%address, "Partner API listening");
+
     controller.run(shutdown()).await?;
+    let _ = stop_serving.send(());
+    let _ = server.await;
     Ok(ExitCode::SUCCESS)
 }
 

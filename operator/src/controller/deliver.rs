@@ -29,7 +29,7 @@ use crate::state::{HoldingChange, NewMessage, unix_seconds};
 pub const BATCH_RECORDS: usize = 1_000;
 
 /// A school's cached records, by area, decrypted for this pass.
-pub(super) type SchoolRecords = BTreeMap<Area, Vec<Map<String, Value>>>;
+pub(crate) type SchoolRecords = BTreeMap<Area, Vec<Map<String, Value>>>;
 
 /// What happens to an agreement's flows at one school.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -407,7 +407,7 @@ impl LedgerContext {
 
 /// What the agreement should have shared at the school: each area it names, projected
 /// for the people consent allows there.
-pub(super) fn target(
+pub(crate) fn target(
     agreement: &DataSharingAgreement,
     school: &ObjectKey,
     resources: &ResourceSet,
@@ -436,7 +436,7 @@ pub(super) fn target(
 }
 
 /// Everyone on a school's roll in the cache: pupils, staff and contacts.
-pub(super) fn roll(cached: &SchoolRecords) -> BTreeSet<String> {
+pub(crate) fn roll(cached: &SchoolRecords) -> BTreeSet<String> {
     [Area::Students, Area::Staff, Area::Contacts]
         .iter()
         .filter_map(|area| cached.get(area))

@@ -6,7 +6,7 @@
 //! (shred, drop, read), and write status. [`Controller::run`] repeats passes on every
 //! change to the folder and whenever a school's next read falls due.
 
-mod deliver;
+pub(crate) mod deliver;
 mod erase;
 pub mod extract;
 mod load;
@@ -22,6 +22,7 @@ pub use run_loop::IDLE_PASS;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
@@ -31,6 +32,7 @@ use tracing::{info, warn};
 pub use load::{Declaration, Loaded, load};
 pub use status::{CachedArea, Revisions, SchoolObservation};
 
+use crate::api::{ApiContext, Snapshot};
 use crate::cache::{Cache, CacheError};
 use crate::catalogue::Area;
 use crate::mis::FieldSet;
@@ -83,8 +85,9 @@ pub struct Outcome {
 /// The embedded controller.
 pub struct Controller {
     options: Options,
-    cache: Cache,
+    cache: Arc<Cache>,
     current: Option<Declaration>,
+    published: tokio::sync::watch::Sender<Option<Arc<Snapshot>>>,
 }
 
 impl Controller {
@@ -92,8 +95,19 @@ impl Controller {
     pub fn new(options: Options, cache: Cache) -> Controller {
         Controller {
             options,
-            cache,
+            cache: Arc::new(cache),
             current: None,
+            published: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    /// What the HTTP API needs to serve under the controller's latest pass.
+    pub fn api_context(&self) -> ApiContext {
+        ApiContext {
+            cache: self.cache.clone(),
+            published: self.published.subscribe(),
+            secrets: self.options.secrets.clone(),
+            base: self.options.path.clone(),
         }
     }
 
@@ -161,6 +175,11 @@ impl Controller {
     ) -> Result<(), ControllerError> {
         let facts = self.facts(now).await?;
         let plan = plan(&declaration.resources, &declaration.keyring, &facts);
+        self.published.send_replace(Some(Arc::new(Snapshot {
+            resources: declaration.resources.clone(),
+            agreements: plan.agreements.clone(),
+            schools: plan.schools.clone(),
+        })));
 
         for school in &plan.shred {
             self.cache.shred_school(&school.to_string()).await?;

@@ -25,10 +25,12 @@ impl LedgerStore for SqliteLedger {
     type Error = StateError;
 
     async fn append(&self, bodies: &[EntryBody]) -> Result<Vec<Entry>, StateError> {
+        // IMMEDIATE takes the write lock first, so a concurrent writer waits instead of
+        // both reading the same last entry.
         let mut tx = self
             .state
             .pool()
-            .begin()
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StateError::query("start a ledger append"))?;
         let written = append_in(&mut tx, bodies).await?;

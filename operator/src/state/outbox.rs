@@ -125,7 +125,7 @@ impl State {
     ) -> Result<Vec<Entry>, StateError> {
         let mut tx = self
             .pool
-            .begin()
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StateError::query("start committing a message"))?;
         sqlx::query(
@@ -146,13 +146,45 @@ impl State {
         .await
         .map_err(StateError::query("write a message to the outbox"))?;
         for change in message.changes {
-            apply(&mut tx, message, change).await?;
+            apply(
+                &mut tx,
+                message.agreement,
+                message.school,
+                message.partner,
+                change,
+            )
+            .await?;
         }
         let entries = append_in(&mut tx, ledger).await?;
         tx.commit()
             .await
             .map_err(StateError::query("commit a message"))?;
         Ok(entries)
+    }
+
+    /// Records records served to a partner's pull: what it now holds and the ledger
+    /// entries of the share, together.
+    pub async fn record_served(
+        &self,
+        agreement: &str,
+        school: &str,
+        partner: &str,
+        changes: &[HoldingChange<'_>],
+        ledger: &[EntryBody],
+    ) -> Result<(), StateError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StateError::query("start recording a pull"))?;
+        for change in changes {
+            apply(&mut tx, agreement, school, partner, change).await?;
+        }
+        append_in(&mut tx, ledger).await?;
+        tx.commit()
+            .await
+            .map_err(StateError::query("commit a pull"))?;
+        Ok(())
     }
 
     /// Marks a message acknowledged and appends its acknowledgement to the ledger, together.
@@ -164,7 +196,7 @@ impl State {
     ) -> Result<(), StateError> {
         let mut tx = self
             .pool
-            .begin()
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StateError::query("start an acknowledgement"))?;
         let updated = sqlx::query(
@@ -324,10 +356,11 @@ impl State {
 
 async fn apply(
     tx: &mut SqliteConnection,
-    message: &NewMessage<'_>,
+    agreement: &str,
+    school: &str,
+    partner: &str,
     change: &HoldingChange<'_>,
 ) -> Result<(), StateError> {
-    let (agreement, school) = (message.agreement, message.school);
     match change {
         HoldingChange::Upsert {
             area,
@@ -342,7 +375,7 @@ async fn apply(
             .bind(agreement)
             .bind(school)
             .bind(area.as_str())
-            .bind(message.partner)
+            .bind(partner)
             .bind(fields)
             .execute(&mut *tx)
             .await

@@ -130,18 +130,22 @@ impl<'c> Session<'c> {
             RestError::new("token_url", RestErrorKind::Config { reason })
         })?;
         let path = format!("POST {}", url.path());
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        if let Some(scope) = &self.config.scope {
-            form.append_pair("scope", scope);
-        }
+        // Built in its own scope: the serializer is not Send and must not live across an await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            if let Some(scope) = &self.config.scope {
+                form.append_pair("scope", scope);
+            }
+            form.finish()
+        };
         let request = self
             .http
             .post(url)
             .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
-            .body(form.finish());
+            .body(form);
 
         let response = request
             .send()

@@ -1,0 +1,49 @@
+//! The HTTP face of the controller: the partner pull API under `/partner/v1/`, served by
+//! `accord run` (and later the portal beside it) on one address.
+//!
+//! The controller publishes a [`Snapshot`] of what it applied after every pass; handlers
+//! read the latest one, so a request is always answered under one consistent declaration.
+//!
+//! Limitation: the listener speaks plain HTTP and is meant for loopback or for a TLS
+//! terminating proxy in front of it; it does not terminate TLS itself.
+
+pub mod pull;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::controller::extract::SecretsDir;
+use crate::plan::{AgreementPlan, SchoolPlan};
+use crate::resources::ResourceSet;
+
+/// What the controller applied in its last pass, as the API needs it.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// The declaration in force.
+    pub resources: ResourceSet,
+    /// Every agreement's standing.
+    pub agreements: Vec<AgreementPlan>,
+    /// Every school's plan: authorised fields and temperatures.
+    pub schools: Vec<SchoolPlan>,
+}
+
+/// Where the latest snapshot is published.
+pub type Published = tokio::sync::watch::Receiver<Option<Arc<Snapshot>>>;
+
+/// What the API's handlers share.
+#[derive(Clone)]
+pub struct ApiContext {
+    /// The cache (and through it the state database and ledger).
+    pub cache: Arc<crate::cache::Cache>,
+    /// The controller's latest snapshot.
+    pub published: Published,
+    /// Secrets: partners' pull tokens, MIS credentials for on-demand reads.
+    pub secrets: SecretsDir,
+    /// The declared folder, which MIS paths are relative to.
+    pub base: PathBuf,
+}
+
+/// Every route the controller serves.
+pub fn router(context: ApiContext) -> axum::Router {
+    pull::router(context)
+}
