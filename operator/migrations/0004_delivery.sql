@@ -63,3 +63,10 @@ CREATE TABLE held_areas (
     fields    TEXT NOT NULL,
     PRIMARY KEY (agreement, school, area)
 ) WITHOUT ROWID;
+
+-- The canonical form of each agreement as last verified, so a tampered agreement's status
+-- can say which part changed since it was signed.
+CREATE TABLE verified_agreements (
+    agreement TEXT NOT NULL PRIMARY KEY,
+    canonical TEXT NOT NULL
+) WITHOUT ROWID;

@@ -57,12 +57,17 @@ pub fn load(path: &Path, keyring_dir: Option<PathBuf>) -> Loaded {
         None => KeyringState::Missing,
     };
     let report = validate_documents(&loaded.documents, &keyring);
-    errors.extend(
-        report
-            .findings
-            .into_iter()
-            .filter(|f| f.severity == Severity::Error),
-    );
+    // A failing signature does not refuse the declaration: the plan holds that agreement
+    // unverified, so its flows stop and its status says why, while the rest goes on.
+    let (approval, others): (Vec<Finding>, Vec<Finding>) = report
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .partition(|f| f.approval);
+    errors.extend(others);
+    for finding in &approval {
+        tracing::warn!(finding = %finding, "Agreement not verified; its flows stop");
+    }
 
     if errors.is_empty() {
         let keyring = match keyring {

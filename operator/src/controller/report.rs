@@ -60,10 +60,12 @@ impl Controller {
                 hold: pushed.holds.get(&name).cloned(),
                 pending: pushed.pending.get(&name).copied().unwrap_or(0),
             };
+            let changed = self.changed_since_signed(agreement, agreement_plan).await?;
             let status = status::agreement_status(
                 previous,
                 agreement.metadata.generation,
                 agreement_plan,
+                &changed,
                 &delivery,
                 &revisions,
                 now,
@@ -157,6 +159,33 @@ impl Controller {
                 .await?;
         }
         Ok(())
+    }
+
+    /// For an agreement whose signature no longer matches, which parts changed since the
+    /// version last verified; for a verified one, remembers this version.
+    async fn changed_since_signed(
+        &self,
+        agreement: &crate::resources::DataSharingAgreement,
+        plan: &crate::plan::AgreementPlan,
+    ) -> Result<Vec<String>, ControllerError> {
+        let key = plan.key.to_string();
+        let now = crate::signing::canonical_json(&plan.key.name, &agreement.spec);
+        match plan.verification {
+            crate::signing::Verification::Valid { .. } => {
+                self.state()
+                    .put_verified_agreement(&key, &now.to_string())
+                    .await?;
+                Ok(Vec::new())
+            }
+            crate::signing::Verification::Mismatch { .. } => {
+                let signed = self.state().verified_agreement(&key).await?;
+                Ok(signed
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .map(|signed| crate::signing::changed_paths(&signed, &now))
+                    .unwrap_or_default())
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     async fn previous_status<S: serde::de::DeserializeOwned>(

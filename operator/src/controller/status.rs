@@ -165,6 +165,7 @@ pub fn agreement_status(
     previous: Option<DataSharingAgreementStatus>,
     generation: Option<i64>,
     plan: &AgreementPlan,
+    changed_since_signed: &[String],
     delivery: &DeliveryObservation,
     revisions: &Revisions,
     now: Timestamp,
@@ -191,6 +192,14 @@ pub fn agreement_status(
             false,
             reasons::SIGNATURE_MISMATCH,
             format!("the signature by {key_id} is not a valid Ed25519 signature"),
+        ),
+        Verification::Mismatch { key_id } if !changed_since_signed.is_empty() => (
+            false,
+            reasons::SIGNATURE_MISMATCH,
+            format!(
+                "{} changed after {key_id} signed the agreement: flows are stopped until it is signed again",
+                changed_since_signed.join(", ")
+            ),
         ),
         Verification::Mismatch { key_id } => (
             false,

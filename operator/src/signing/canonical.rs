@@ -70,3 +70,32 @@ fn write_scalar(value: &Value, out: &mut Vec<u8>) {
     // serde_json writes scalars compactly and escapes strings minimally and stably.
     out.extend_from_slice(value.to_string().as_bytes());
 }
+
+/// Where two canonical forms differ, as dotted paths (`spec.data.students`), sorted: what
+/// an approver would have to look at again.
+pub fn changed_paths(signed: &Value, now: &Value) -> Vec<String> {
+    let mut paths = Vec::new();
+    diff(signed, now, String::new(), &mut paths);
+    paths
+}
+
+fn diff(a: &Value, b: &Value, path: String, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => diff(x, y, here, out),
+                    _ => out.push(here),
+                }
+            }
+        }
+        _ if a != b => out.push(path),
+        _ => {}
+    }
+}

@@ -8,7 +8,7 @@ mod canonical;
 mod edit;
 mod keys;
 
-pub use canonical::{canonical_bytes, canonical_json};
+pub use canonical::{canonical_bytes, canonical_json, changed_paths};
 pub use edit::{SignError, sign_agreements_in_text};
 pub use keys::{ApproverKey, KeyError, Keyring, generate_key_pair};
 

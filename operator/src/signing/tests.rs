@@ -183,3 +183,15 @@ fn key_files_are_standard_pem() {
     assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
     assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"));
 }
+
+#[test]
+fn the_changed_part_of_a_spec_is_named() {
+    let signed =
+        serde_json::json!({ "spec": { "data": { "students": ["givenName"] }, "purpose": "p" } });
+    let now = serde_json::json!({ "spec": { "data": { "students": ["givenName", "dateOfBirth"] }, "purpose": "p", "validUntil": "2030-01-01" } });
+    assert_eq!(
+        changed_paths(&signed, &now),
+        ["spec.data.students", "spec.validUntil"]
+    );
+    assert!(changed_paths(&signed, &signed).is_empty());
+}

@@ -50,3 +50,32 @@ impl State {
         Ok(())
     }
 }
+
+impl State {
+    /// Remembers the canonical form of an agreement whose signature verified.
+    pub async fn put_verified_agreement(
+        &self,
+        agreement: &str,
+        canonical: &str,
+    ) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO verified_agreements (agreement, canonical) VALUES (?, ?) \
+             ON CONFLICT (agreement) DO UPDATE SET canonical = excluded.canonical",
+        )
+        .bind(agreement)
+        .bind(canonical)
+        .execute(&self.pool)
+        .await
+        .map_err(StateError::query("remember a verified agreement"))?;
+        Ok(())
+    }
+
+    /// The canonical form the agreement last verified with.
+    pub async fn verified_agreement(&self, agreement: &str) -> Result<Option<String>, StateError> {
+        sqlx::query_scalar("SELECT canonical FROM verified_agreements WHERE agreement = ?")
+            .bind(agreement)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StateError::query("read a verified agreement"))
+    }
+}

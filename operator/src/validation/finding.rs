@@ -39,6 +39,9 @@ pub struct Finding {
     pub severity: Severity,
     /// What is wrong and how to fix it. Never contains personal data.
     pub message: String,
+    /// Whether this is about an agreement's approval signature. The controller does not
+    /// refuse a declaration for it: it applies the rest and stops that agreement's flows.
+    pub approval: bool,
 }
 
 impl Finding {
@@ -59,7 +62,14 @@ impl Finding {
             column: pos.column,
             severity,
             message,
+            approval: false,
         }
+    }
+
+    /// Marks the finding as about an approval signature.
+    pub fn about_approval(mut self) -> Finding {
+        self.approval = true;
+        self
     }
 }
 
@@ -71,6 +81,7 @@ impl std::fmt::Display for Finding {
             column,
             severity,
             message,
+            ..
         } = self;
         write!(
             f,

@@ -235,5 +235,5 @@ fn signature(
             ),
         ),
     };
-    findings.push(agreement.error(message.0, message.1));
+    findings.push(agreement.error(message.0, message.1).about_approval());
 }
