@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod controller;
 pub mod crds;
+pub mod demo;
 pub mod delivery;
 pub mod ledger;
 pub mod manifest;

@@ -212,3 +212,134 @@ pub fn point_at_rest(trust: &Trust, school: &str, address: &str, timeout: &str) 
     )
     .unwrap();
 }
+
+/// The example Trust's partners, each with its own CA and HTTPS receiver on loopback, as
+/// `accord demo` runs them.
+pub struct Partners {
+    pub runtime: tokio::runtime::Runtime,
+    pub kits: Vec<accord::demo::PartnerKit>,
+    running: Option<accord::demo::RunningPartners>,
+    resolve: Vec<(String, std::net::SocketAddr)>,
+}
+
+impl Partners {
+    /// Provisions the Trust's partners (certificates, secrets in the Trust's secrets
+    /// folder) and starts every receiver.
+    pub fn start(trust: &Trust) -> Partners {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let resources = match accord::controller::load(&trust.path(), None) {
+            accord::controller::Loaded::Valid(declaration) => declaration.resources,
+            accord::controller::Loaded::Invalid { errors, .. } => panic!("{errors:?}"),
+        };
+        let secrets = trust.dir.path().join("secrets");
+        let kits = accord::demo::provision(&resources, &trust.dir.path().join("partners"), &secrets)
+            .unwrap();
+        let mut partners = Partners {
+            runtime,
+            kits,
+            running: None,
+            resolve: Vec::new(),
+        };
+        partners.up();
+        partners
+    }
+
+    /// (Re)starts every receiver on the same stores, on the same ports when restarting.
+    pub fn up(&mut self) {
+        assert!(self.running.is_none(), "receivers already running");
+        let kits: Vec<accord::demo::PartnerKit> = self.kits.iter().map(clone_kit).collect();
+        let running = self
+            .runtime
+            .block_on(accord::demo::serve_partners(kits))
+            .unwrap();
+        self.resolve = running.resolve();
+        self.running = Some(running);
+    }
+
+    /// Stops every receiver: the partners are down. Their addresses stay in `resolve`, so
+    /// deliveries meet a refused connection.
+    pub fn down(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.stop());
+        }
+    }
+
+    /// `--resolve` arguments for `accord run`.
+    pub fn resolve_args(&self) -> Vec<String> {
+        self.resolve
+            .iter()
+            .flat_map(|(host, address)| ["--resolve".to_owned(), format!("{host}={address}")])
+            .collect()
+    }
+
+    /// What a partner holds, replayed from its store.
+    pub fn holdings(&self, partner: &str) -> accord::partner::Holdings {
+        accord::partner::Holdings::load(&self.kit(partner).store()).unwrap()
+    }
+
+    pub fn kit(&self, partner: &str) -> &accord::demo::PartnerKit {
+        self.kits
+            .iter()
+            .find(|k| k.partner.name == partner)
+            .unwrap_or_else(|| panic!("no partner {partner}"))
+    }
+}
+
+fn clone_kit(kit: &accord::demo::PartnerKit) -> accord::demo::PartnerKit {
+    accord::demo::PartnerKit {
+        partner: kit.partner.clone(),
+        host: kit.host.clone(),
+        dir: kit.dir.clone(),
+        pull_token: kit.pull_token.clone(),
+    }
+}
+
+impl Trust {
+    /// `accord run --once` reaching the partners' receivers.
+    pub fn run_with(&self, partners: &Partners) -> Output {
+        let secrets = self.dir.path().join("secrets");
+        let mut args = vec![
+            "run".to_owned(),
+            self.path().display().to_string(),
+            "--once".to_owned(),
+            "--state".to_owned(),
+            self.state().display().to_string(),
+            "--secrets".to_owned(),
+            secrets.display().to_string(),
+        ];
+        args.extend(partners.resolve_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        accord(&args)
+    }
+
+    /// Asks for a read of the school's MIS on the next pass.
+    pub fn request_refresh(&self, school: &str) {
+        let file = self.path().join(format!("schools/{school}.yaml"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let annotated = if text.contains("accord.dev/refresh-requested-at") {
+            let start = text.find("accord.dev/refresh-requested-at").unwrap();
+            let end = start + text[start..].find('\n').unwrap();
+            format!("{}accord.dev/refresh-requested-at: \"{stamp}\"{}", &text[..start], &text[end..])
+        } else {
+            text.replacen(
+                "  labels:\n",
+                &format!("  annotations:\n    accord.dev/refresh-requested-at: \"{stamp}\"\n  labels:\n"),
+                1,
+            )
+        };
+        std::fs::write(file, annotated).unwrap();
+    }
+}
+
+/// The pupils on a school's roll in the example MIS.
+pub fn pupils(school: &str) -> Vec<String> {
+    roll(school)
+        .records(Area::Students)
+        .iter()
+        .map(|r| r.sourced_id.clone())
+        .collect()
+}

@@ -47,3 +47,39 @@ pub struct ApiContext {
 pub fn router(context: ApiContext) -> axum::Router {
     pull::router(context)
 }
+
+/// The API serving in the background, from [`spawn`].
+#[derive(Debug)]
+pub struct RunningApi {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningApi {
+    /// Stops accepting and lets requests in flight finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Serves every route on `listener` in a task of its own.
+pub fn spawn(listener: tokio::net::TcpListener, context: ApiContext) -> std::io::Result<RunningApi> {
+    let address = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router(context))
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%address, "Partner API listening");
+    Ok(RunningApi {
+        address,
+        stop,
+        task,
+    })
+}

@@ -5,6 +5,7 @@
 
 mod audit;
 mod crds;
+mod demo;
 mod keys;
 mod locate;
 mod mis;
@@ -42,6 +43,8 @@ enum Command {
     Mis(mis::MisCommand),
     /// The embedded controller: converge a folder of YAML, with state in SQLite.
     Run(run::Args),
+    /// The example Trust end to end on this machine: partners, controller and pull API.
+    Demo(demo::Args),
     /// Every resource and its status, from the state `accord run` keeps.
     Status(status::Args),
     /// Every partner, agreement, field and date one person's data went to.
@@ -62,6 +65,7 @@ pub fn run() -> ExitCode {
         Command::Sign(args) => keys::sign(args),
         Command::Mis(command) => mis::run(command),
         Command::Run(args) => run::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Status(args) => status::run(args),
         Command::Locate(args) => locate::run(args),
         Command::Audit(command) => audit::run(command),

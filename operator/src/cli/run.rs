@@ -91,27 +91,15 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr().unwrap_or(args.listen);
-    let router = crate::api::router(controller.api_context());
-    let (stop_serving, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    tracing::info!(%address, "Partner API listening");
-
+    let api = crate::api::spawn(listener, controller.api_context())?;
     controller.run(shutdown()).await?;
-    let _ = stop_serving.send(());
-    let _ = server.await;
+    api.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 
 /// A future that resolves on SIGTERM or Ctrl-C. The handlers are installed before this
 /// returns, so a signal that arrives during the first pass is caught, not fatal.
-fn shutdown() -> impl std::future::Future<Output = ()> {
+pub(super) fn shutdown() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     async move {

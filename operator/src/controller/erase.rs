@@ -28,11 +28,11 @@ impl Controller {
         &self,
         declaration: &Declaration,
         plan: &Plan,
-        records: &BTreeMap<ObjectKey, SchoolRecords>,
+        records: &mut BTreeMap<ObjectKey, SchoolRecords>,
         now: Timestamp,
     ) -> Result<(), ControllerError> {
         let resources = &declaration.resources;
-        for (school, cached) in records {
+        for (school, cached) in records.iter_mut() {
             let agreements: Vec<_> = plan
                 .agreements
                 .iter()
@@ -52,7 +52,7 @@ impl Controller {
             // Which records of each area some agreement still shares.
             let mut shared: BTreeMap<Area, BTreeSet<String>> = BTreeMap::new();
             for agreement in &agreements {
-                for (area, wanted) in target(agreement, school, resources, cached).areas {
+                for (area, wanted) in target(agreement, school, resources, &*cached).areas {
                     let ids = wanted
                         .records
                         .iter()
