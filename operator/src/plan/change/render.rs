@@ -304,21 +304,29 @@ fn school_lines(school: &SchoolChange) -> Vec<String> {
     lines
 }
 
+/// Fields grouped by area, e.g. ``students: `email`, `upn`; demographics: `senStatus`
+/// (special category)``.
 fn fields_cell(fields: &[FieldRef]) -> String {
     if fields.is_empty() {
         return "—".to_owned();
     }
-    let names: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            if f.special {
-                format!("`{f}` (special category)")
-            } else {
-                format!("`{f}`")
-            }
-        })
+    let mut groups: Vec<(crate::catalogue::Area, Vec<String>)> = Vec::new();
+    for field in fields {
+        let name = if field.special {
+            format!("`{}` (special category)", field.name)
+        } else {
+            format!("`{}`", field.name)
+        };
+        match groups.last_mut() {
+            Some((area, names)) if *area == field.area => names.push(name),
+            _ => groups.push((field.area, vec![name])),
+        }
+    }
+    let groups: Vec<String> = groups
+        .into_iter()
+        .map(|(area, names)| format!("{area}: {}", names.join(", ")))
         .collect();
-    names.join(", ")
+    groups.join("; ")
 }
 
 fn stop_cell(stopping: Option<&Stopping>) -> String {

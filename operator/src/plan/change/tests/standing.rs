@@ -96,7 +96,7 @@ fn special_category_fields_are_marked() {
 
     let markdown = markdown(&approver.plan(&before, &after));
     assert!(
-        markdown.contains("`demographics.senStatus` (special category)"),
+        markdown.contains("demographics: `senStatus` (special category)"),
         "{markdown}"
     );
 }
