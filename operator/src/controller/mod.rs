@@ -11,6 +11,7 @@ mod load;
 mod progress;
 mod report;
 pub mod revision;
+pub mod roll;
 mod run_loop;
 mod status;
 pub mod watch;
@@ -25,7 +26,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use tracing::{info, warn};
 
-pub use load::{Declaration, Loaded, load};
+pub use load::{Declaration, Loaded, load, load_all};
 pub use status::{CachedArea, Revisions, SchoolObservation};
 
 use crate::cache::{Cache, CacheError};

@@ -35,6 +35,11 @@ impl Roll {
         }
     }
 
+    /// Whether every part is known.
+    pub fn is_complete(&self) -> bool {
+        self.pupils.is_some() && self.staff.is_some() && self.contacts.is_some()
+    }
+
     /// Whether any part is known.
     pub fn is_known(&self) -> bool {
         self.pupils.is_some() || self.staff.is_some() || self.contacts.is_some()
