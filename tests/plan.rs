@@ -184,6 +184,37 @@ fn people_at_a_school_read_over_the_network_are_not_counted() {
 }
 
 #[test]
+fn people_at_a_school_whose_export_is_not_there_are_not_counted() {
+    // As in CI, where MIS exports are not in git.
+    let trust = Trust::new();
+    std::fs::remove_dir_all(trust.path().join("mis/brook-primary")).unwrap();
+    trust.edit(
+        "agreements/homework-hub.yaml",
+        "students: [givenName, familyName, yearGroup, email]",
+        "students: [givenName, familyName, yearGroup]",
+    );
+
+    let output = plan(&trust, &args(&with_base("markdown")));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let markdown = stdout(&output);
+    let brook = markdown
+        .lines()
+        .find(|l| l.starts_with("| brook-primary |"));
+    assert!(
+        brook.is_some_and(|row| row.contains("remove `students.email` (people unknown)")),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("People unknown at brook-primary"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("people unknown at 1 school"),
+        "{markdown}"
+    );
+}
+
+#[test]
 fn with_state_the_plan_counts_people_from_the_cache() {
     let trust = Trust::new();
     assert!(trust.run().status.success());

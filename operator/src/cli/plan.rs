@@ -68,6 +68,8 @@ pub enum Output {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let after = match load_all(&args.paths, args.keyring.clone()) {
         Loaded::Valid(declaration) => declaration,
+        // Limitation: an agreement changed but not yet signed is refused here, so the plan of
+        // a change waiting for its approver's signature cannot be shown.
         Loaded::Invalid { errors, .. } => {
             for error in &errors {
                 println!("{error}");
@@ -108,8 +110,10 @@ async fn make_plan(args: &Args, after: &Declaration) -> anyhow::Result<change::C
 /// What the change is compared with, and the cache when it comes from a state folder.
 async fn before(args: &Args, after: &Declaration) -> anyhow::Result<(Declaration, Option<Cache>)> {
     if let Some(dir) = &args.state {
-        // The state keeps no keyring: the one in force now judges the applied agreements,
-        // as `accord run` judges a remembered declaration.
+        // As `accord run` judges a remembered declaration, the keyring in force now judges
+        // the applied agreements.
+        // Limitation: the state keeps no keyring, so a key revoked since the last run makes
+        // its agreements look stopped on both sides rather than stopping with this change.
         let (resources, cache) = applied(dir, args.master_key_file.clone()).await?;
         let keyring = after.keyring.clone();
         return Ok((Declaration { resources, keyring }, Some(cache)));

@@ -6,7 +6,7 @@
 //! linked to. No other field is asked of the MIS or taken from the cache.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -57,10 +57,18 @@ pub enum RollError {
 }
 
 /// Reads the roll from the school's MIS when it is a local OneRoster CSV bundle or CTF
-/// file; `None` for a MIS that is reached over the network, which planning never calls.
+/// file. `None` for a MIS reached over the network, which planning never calls, and for
+/// an export that is not where the school says, as in CI, where exports are not in git.
 pub async fn read_roll(school: &School) -> Result<Option<Roll>, RollError> {
     let mis = &school.spec.mis;
-    if mis.one_roster_csv.is_none() && mis.ctf.is_none() {
+    let local = [
+        mis.one_roster_csv.as_ref().map(|c| &c.path),
+        mis.ctf.as_ref().map(|c| &c.path),
+    ];
+    let Some(path) = local.into_iter().flatten().next() else {
+        return Ok(None);
+    };
+    if !Path::new(path).exists() {
         return Ok(None);
     }
     let key = ObjectKey::of(school);

@@ -198,6 +198,9 @@ pub struct SchoolChange {
     pub people_start: Option<usize>,
     /// People who stop being shared, and why.
     pub people_stop: Option<Stopping>,
+    /// Whether consent rules or erasure requests change who may be shared here; with the
+    /// roll unknown, this is all the plan can say of it.
+    pub consent_changed: bool,
     /// The deletion notices the partner would be sent for this school.
     pub notices: Vec<Notice>,
 }
@@ -208,6 +211,7 @@ impl SchoolChange {
         self.before != self.after
             || !self.fields_gained.is_empty()
             || !self.fields_lost.is_empty()
+            || self.consent_changed
             || self.people_start.is_some_and(|n| n > 0)
             || self.people_stop.is_some_and(|s| s.total > 0)
             || !self.notices.is_empty()
@@ -297,6 +301,9 @@ pub struct PartnerChange {
 
 /// What changing `before` into `after` would do to every flow at `now`. `rolls` has the
 /// people of each school whose roll could be read; other schools' people are not counted.
+///
+/// Limitation: one roll serves both sides, so people who joined or left the MIS since it
+/// was read are not part of the change.
 pub fn plan_change(
     before: &ResourceSet,
     before_keyring: &Keyring,

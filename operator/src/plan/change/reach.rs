@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use kube::ResourceExt;
+
 use crate::catalogue::Area;
 use crate::delivery::audience;
 use crate::resources::{ConsentMode, DataSharingAgreement, ObjectKey, ResourceSet};
@@ -68,9 +70,23 @@ pub(super) struct Hold {
     pub people: Option<BTreeMap<Area, BTreeSet<String>>>,
     /// Pupils on the roll that consent or erasure keeps back, and why.
     pub withheld: BTreeMap<String, Withheld>,
+    /// Everyone a consent rule or erasure request names at the school, and whether they
+    /// may be shared; compared across the change, it shows a change of consent even when
+    /// the roll is unknown.
+    pub named: BTreeMap<String, bool>,
+    /// Whether someone no rule names may be shared (opt-out).
+    pub unnamed_allowed: bool,
 }
 
 impl Hold {
+    /// Whether consent lets `sourced_id` be shared, for someone a rule names or not.
+    pub fn consents(&self, sourced_id: &str) -> bool {
+        self.named
+            .get(sourced_id)
+            .copied()
+            .unwrap_or(self.unnamed_allowed)
+    }
+
     /// The areas shared.
     pub fn areas(&self) -> BTreeSet<Area> {
         self.fields.iter().map(|f| f.area).collect()
@@ -122,6 +138,8 @@ pub(super) fn hold(
         fields,
         people,
         withheld,
+        named: named(agreement, school, declared),
+        unnamed_allowed: agreement.spec.consent == ConsentMode::OptOut,
     }
 }
 
@@ -144,6 +162,7 @@ fn holders(
     match area {
         Area::Students | Area::Demographics | Area::Attendance => allowed(),
         Area::Staff => roll.staff.clone(),
+        // Limitation: counted from the roll, not from the enrollments the MIS holds.
         Area::Enrollments => {
             let mut people = allowed()?;
             people.extend(roll.staff.clone()?);
@@ -162,6 +181,46 @@ fn holders(
         }
         Area::Classes => Some(BTreeSet::new()),
     }
+}
+
+/// Whether each person named by a consent rule or an erasure request at `school` may be
+/// shared under `agreement`.
+fn named(
+    agreement: &DataSharingAgreement,
+    school: &ObjectKey,
+    declared: &ResourceSet,
+) -> BTreeMap<String, bool> {
+    let here = |namespace: Option<String>, name: &str| {
+        namespace.as_deref().unwrap_or("default") == school.namespace && name == school.name
+    };
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    for rule in &declared.consent_rules {
+        if here(rule.namespace(), &rule.spec.school) {
+            ids.extend(
+                rule.spec
+                    .include
+                    .iter()
+                    .chain(&rule.spec.exclude)
+                    .map(String::as_str),
+            );
+        }
+    }
+    for erasure in &declared.erasures {
+        if here(erasure.namespace(), &erasure.spec.school) {
+            ids.insert(&erasure.spec.sourced_id);
+        }
+    }
+    let rules = &declared.consent_rules;
+    let audience = audience(
+        agreement,
+        school,
+        rules,
+        &declared.erasures,
+        ids.iter().copied(),
+    );
+    ids.into_iter()
+        .map(|id| (id.to_owned(), audience.allows(id)))
+        .collect()
 }
 
 /// The pupils consent keeps back, each with the first reason that holds: an erasure, an

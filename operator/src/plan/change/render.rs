@@ -142,8 +142,8 @@ fn closing_lines(plan: &ChangePlan) -> Vec<String> {
     }
     if !plan.people_unknown.is_empty() {
         lines.push(format!(
-            "People unknown at {}: the roll could not be read (no cache, and the MIS is not \
-             a local CSV bundle or CTF file), so people there are not counted.",
+            "People unknown at {}: nothing is cached and there is no local MIS export to \
+             read, so people there are not counted.",
             names(&plan.people_unknown)
         ));
     }
@@ -272,6 +272,15 @@ fn partner_line(change: &PartnerChange) -> String {
 }
 
 fn flow(school: &SchoolChange) -> String {
+    let flow = flow_words(school);
+    if school.consent_changed {
+        format!("{flow}; consent changes")
+    } else {
+        flow
+    }
+}
+
+fn flow_words(school: &SchoolChange) -> String {
     let word = |flow: Flow| match flow {
         Flow::Flowing => "flowing",
         Flow::Paused => "paused",

@@ -67,8 +67,19 @@ pub(super) fn school_change(
         people_after: people(after),
         people_start: starting(base_before, after),
         people_stop: people_stop.map(|(counts, _)| counts),
+        consent_changed: continuing.is_some_and(|(b, a)| consent_differs(b, a)),
         notices,
     }
+}
+
+/// Whether anyone a consent rule or erasure request names, on either side, is consented
+/// on one side and not the other.
+fn consent_differs(before: &Hold, after: &Hold) -> bool {
+    before
+        .named
+        .keys()
+        .chain(after.named.keys())
+        .any(|id| before.consents(id) != after.consents(id))
 }
 
 fn flow(hold: &Hold) -> Flow {

@@ -98,3 +98,33 @@ fn people_at_a_school_whose_roll_is_unknown_are_not_guessed() {
     assert_eq!(plan.people_unknown, [ObjectKey::new("t", "brook")]);
     assert!(markdown(&plan).contains("People unknown at brook"));
 }
+
+#[test]
+fn a_consent_change_shows_even_when_the_roll_is_unknown() {
+    let approver = Approver::new();
+    let before = homework().signed(&approver.key);
+    let after = homework()
+        .consent("brook", &[], &["b-stu-3"])
+        .signed(&approver.key);
+
+    let plan = approver.plan_with(&before, &after, &BTreeMap::new());
+    let homework = agreement(&plan, "homework");
+    assert_eq!(homework.kind, ChangeKind::Affected);
+    let brook = school(homework, "brook");
+    assert!(brook.consent_changed);
+    assert_eq!(brook.people_stop, None, "not counted without a roll");
+    assert!(!school(homework, "ashby").consent_changed);
+    assert!(!plan.summary.no_change());
+}
+
+#[test]
+fn naming_someone_opt_out_already_shares_changes_nothing() {
+    let approver = Approver::new();
+    let before = homework().signed(&approver.key);
+    let after = homework()
+        .consent("brook", &["b-stu-1"], &[])
+        .signed(&approver.key);
+
+    let plan = approver.plan_with(&before, &after, &BTreeMap::new());
+    assert_eq!(agreement(&plan, "homework").kind, ChangeKind::Unchanged);
+}
