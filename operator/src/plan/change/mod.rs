@@ -11,6 +11,7 @@ mod agreement;
 mod reach;
 mod render;
 mod school;
+mod words;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
