@@ -265,8 +265,10 @@ pub struct Stopping {
     pub erased: usize,
     /// Everyone, because the agreement no longer shares from the school.
     pub ended: usize,
-    /// No longer in an area the agreement shares, or a contact of pupils who stop.
-    pub other: usize,
+    /// Contacts all of whose pupils stop being shared.
+    pub contacts: usize,
+    /// Whose every area the agreement stops sharing.
+    pub withdrawn: usize,
 }
 
 /// One deletion notice a partner would be sent.

@@ -128,12 +128,20 @@ fn stopping<'a>(
         total: gone.len(),
         ..Stopping::default()
     };
+    // Not withheld themselves: a contact who follows their pupils, or someone whose
+    // areas are all withdrawn.
+    let contacts_kept = after.areas().contains(&Area::Contacts);
+    let was_contact = |person: &str| {
+        let contacts = before.people.as_ref().and_then(|p| p.get(&Area::Contacts));
+        contacts.is_some_and(|c| c.contains(person))
+    };
     for person in &gone {
         match after.withheld.get(*person) {
             Some(Withheld::Excluded) => counts.excluded += 1,
             Some(Withheld::NotOptedIn) => counts.not_opted_in += 1,
             Some(Withheld::Erased) => counts.erased += 1,
-            None => counts.other += 1,
+            None if contacts_kept && was_contact(person) => counts.contacts += 1,
+            None => counts.withdrawn += 1,
         }
     }
     Some((counts, gone))

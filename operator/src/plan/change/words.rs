@@ -123,7 +123,10 @@ pub(super) fn partner_line(change: &PartnerChange) -> String {
 
 pub(super) fn flow(school: &SchoolChange) -> String {
     let flow = flow_words(school);
-    if school.consent_changed {
+    // Said only where the counts cannot show it: unknown, or no one on the roll concerned.
+    let counted = school.people_start.is_some_and(|n| n > 0)
+        || school.people_stop.is_some_and(|s| s.total > 0);
+    if school.consent_changed && !counted {
         format!("{flow}; consent changes")
     } else {
         flow
@@ -197,7 +200,8 @@ pub(super) fn stop_cell(stopping: Option<&Stopping>) -> String {
         (stopping.not_opted_in, "not opted in"),
         (stopping.erased, "erased"),
         (stopping.ended, "flow ends"),
-        (stopping.other, "other"),
+        (stopping.contacts, "contacts of those"),
+        (stopping.withdrawn, "areas withdrawn"),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)

@@ -115,3 +115,23 @@ fn a_school_taken_out_of_the_selection_ends_its_flow() {
     assert_eq!(ashby.notices[0].people, Some(5));
     assert!(!school(homework, "brook").changes());
 }
+
+#[test]
+fn an_area_withdrawn_sends_one_notice_for_it_and_none_again_for_its_people() {
+    let approver = Approver::new();
+    let trust = |data| Trust::new().agreement("homework", data);
+    let before =
+        trust(json!({ "students": ["givenName"], "staff": ["email"] })).signed(&approver.key);
+    let after = trust(json!({ "students": ["givenName"] })).signed(&approver.key);
+
+    let plan = approver.plan(&before, &after);
+    let ashby = school(agreement(&plan, "homework"), "ashby");
+    assert_eq!(ashby.areas_lost, [Area::Staff]);
+    assert_eq!(
+        ashby.people_stop.map(|s| (s.total, s.withdrawn)),
+        Some((2, 2))
+    );
+    assert_eq!(ashby.notices.len(), 1, "{:?}", ashby.notices);
+    assert_eq!(ashby.notices[0].reason, DeletionReason::AreaWithdrawn);
+    assert_eq!(ashby.notices[0].people, Some(2));
+}

@@ -76,7 +76,7 @@ fn an_erasure_request_stops_the_pupil_under_every_agreement() {
     let messages = school(agreement(&plan, "messages"), "ashby");
     let stop = messages.people_stop.expect("the roll is known");
     assert_eq!(
-        (stop.erased, stop.other),
+        (stop.erased, stop.contacts),
         (1, 1),
         "the pupil, and their only contact"
     );
