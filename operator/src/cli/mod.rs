@@ -9,6 +9,7 @@ mod demo;
 mod keys;
 mod locate;
 mod mis;
+mod plan;
 mod run;
 mod status;
 mod validate;
@@ -34,6 +35,9 @@ enum Command {
     Validate(validate::Args),
     /// Write the CustomResourceDefinitions generated from Accord's types.
     Crds(crds::Args),
+    /// What a change would do to data flows: per agreement, schools, fields, people and
+    /// deletion notices.
+    Plan(plan::Args),
     /// Create an Ed25519 approver key pair.
     Keygen(keys::KeygenArgs),
     /// Sign every agreement in a file with an approver key.
@@ -61,6 +65,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Crds(args) => crds::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
         Command::Mis(command) => mis::run(command),

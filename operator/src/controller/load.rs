@@ -33,16 +33,21 @@ pub struct Declaration {
 
 /// Reads and validates everything under `path`.
 pub fn load(path: &Path, keyring_dir: Option<PathBuf>) -> Loaded {
-    let paths = [path.to_owned()];
+    load_all(&[path.to_owned()], keyring_dir)
+}
+
+/// Reads and validates every file named, and everything under every folder named, as one
+/// declaration.
+pub fn load_all(paths: &[PathBuf], keyring_dir: Option<PathBuf>) -> Loaded {
     let keyring_source = KeyringSource { dir: keyring_dir };
-    let loaded = load_paths(&paths);
+    let loaded = load_paths(paths);
     let mut errors: Vec<Finding> = loaded
         .errors
         .iter()
         .map(|e| Finding::error(&e.file, e.pos, e.message.clone()))
         .collect();
 
-    let keyring = match keyring_source.resolve(&paths) {
+    let keyring = match keyring_source.resolve(paths) {
         Some(dir) => match Keyring::load(&dir) {
             Ok(keyring) => KeyringState::Loaded(keyring),
             Err(error) => {

@@ -14,6 +14,7 @@ mod progress;
 mod push;
 mod report;
 pub mod revision;
+pub mod roll;
 mod run_loop;
 mod status;
 pub mod watch;
@@ -29,7 +30,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use tracing::{info, warn};
 
-pub use load::{Declaration, Loaded, load};
+pub use load::{Declaration, Loaded, load, load_all};
 pub use status::{CachedArea, Revisions, SchoolObservation};
 
 use crate::api::{ApiContext, Snapshot};

@@ -5,8 +5,11 @@
 //! fields agreements authorise, which areas are kept warm in the cache, whether to read the
 //! MIS now and why, which cache entries to drop, and when the next scheduled read is due;
 //! and which schools' keys to destroy because the school is no longer declared.
+//!
+//! [`change`] compares two declarations instead: what a change would do to every flow.
 
 mod agreements;
+pub mod change;
 mod schedule;
 mod schools;
 
@@ -15,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::jiff::Timestamp;
 
 pub use agreements::{AgreementPlan, Effect, agreement_plans};
+pub use change::{ChangePlan, Roll, plan_change};
 pub use schedule::next_refresh;
 pub use schools::{ExtractReason, SchoolPlan, Temperature};
 
