@@ -6,7 +6,8 @@
 //! `signing` (what may take effect), `crds` (the API published to Kubernetes), `mis`
 //! (reading schools' MIS data in its standard formats, and an invented school for demos
 //! and tests), `delivery` (what each partner may receive, and the signed messages that carry
-//! it), `tls` (certificates for Accord's HTTPS servers), and `cli` (the `accord` command).
+//! it), `partner` (a partner's receiving end, for demos and tests), `tls` (certificates for
+//! Accord's HTTPS servers), and `cli` (the `accord` command).
 
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
@@ -20,6 +21,7 @@ pub mod delivery;
 pub mod ledger;
 pub mod manifest;
 pub mod mis;
+pub mod partner;
 pub mod plan;
 pub mod resources;
 pub mod signing;
