@@ -7,6 +7,7 @@ mod audit;
 mod crds;
 mod keys;
 mod mis;
+mod partner;
 mod run;
 mod status;
 mod validate;
@@ -39,6 +40,9 @@ enum Command {
     /// Tools for MIS data.
     #[command(subcommand)]
     Mis(mis::MisCommand),
+    /// A partner's receiving end, for demos and tests.
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
     /// The embedded controller: converge a folder of YAML, with state in SQLite.
     Run(run::Args),
     /// Every resource and its status, from the state `accord run` keeps.
@@ -58,6 +62,7 @@ pub fn run() -> ExitCode {
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
         Command::Mis(command) => mis::run(command),
+        Command::Partner(command) => partner::run(command),
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
         Command::Audit(command) => audit::run(command),

@@ -73,7 +73,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
 
 /// A future that resolves on SIGTERM or Ctrl-C. The handlers are installed before this
 /// returns, so a signal that arrives during the first pass is caught, not fatal.
-fn shutdown() -> impl std::future::Future<Output = ()> {
+pub(super) fn shutdown() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     async move {
