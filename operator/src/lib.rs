@@ -5,7 +5,9 @@
 //! `catalogue` (what may flow), `manifest` (reading YAML with positions), `validation` and
 //! `signing` (what may take effect), `crds` (the API published to Kubernetes), `mis`
 //! (reading schools' MIS data in its standard formats, and an invented school for demos
-//! and tests), and `cli` (the `accord` command).
+//! and tests), `delivery` (what each partner may receive, and the signed messages that carry
+//! it), `partner` (a partner's receiving end, for demos and tests), `tls` (certificates for
+//! Accord's HTTPS servers), and `cli` (the `accord` command).
 
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
@@ -21,8 +23,10 @@ pub mod delivery;
 pub mod ledger;
 pub mod manifest;
 pub mod mis;
+pub mod partner;
 pub mod plan;
 pub mod resources;
 pub mod signing;
 pub mod state;
+pub mod tls;
 pub mod validation;

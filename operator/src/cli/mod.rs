@@ -10,6 +10,7 @@ mod keys;
 mod locate;
 mod mis;
 mod plan;
+mod partner;
 mod run;
 mod status;
 mod validate;
@@ -45,6 +46,9 @@ enum Command {
     /// Tools for MIS data.
     #[command(subcommand)]
     Mis(mis::MisCommand),
+    /// A partner's receiving end, for demos and tests.
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
     /// The embedded controller: converge a folder of YAML, with state in SQLite.
     Run(run::Args),
     /// The example Trust end to end on this machine: partners, controller and pull API.
@@ -69,6 +73,7 @@ pub fn run() -> ExitCode {
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
         Command::Mis(command) => mis::run(command),
+        Command::Partner(command) => partner::run(command),
         Command::Run(args) => run::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Status(args) => status::run(args),
