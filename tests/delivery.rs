@@ -52,13 +52,27 @@ fn an_opted_out_pupil_is_never_sent_and_everyone_else_is() {
     }
     let carlton: BTreeSet<String> = pupils("carlton-academy").into_iter().collect();
     let sent_pupils: BTreeSet<&String> = held.iter().filter(|p| carlton.contains(*p)).collect();
-    assert_eq!(sent_pupils.len(), carlton.len() - 2, "every other pupil is sent");
+    assert_eq!(
+        sent_pupils.len(),
+        carlton.len() - 2,
+        "every other pupil is sent"
+    );
 
     // Only the agreement's fields, and sourcedId, reach the partner.
-    for record in hub.records(&key("homework-hub"), &key("carlton-academy"), Area::Students) {
+    for record in hub.records(
+        &key("homework-hub"),
+        &key("carlton-academy"),
+        Area::Students,
+    ) {
         let fields: BTreeSet<&str> = record.keys().map(String::as_str).collect();
         assert!(
-            fields.is_subset(&BTreeSet::from(["sourcedId", "givenName", "familyName", "yearGroup", "email"])),
+            fields.is_subset(&BTreeSet::from([
+                "sourcedId",
+                "givenName",
+                "familyName",
+                "yearGroup",
+                "email"
+            ])),
             "{fields:?}"
         );
     }
@@ -69,9 +83,14 @@ fn an_opted_out_pupil_is_never_sent_and_everyone_else_is() {
     let brook = quest.people(&key("reading-quest"), &key("brook-primary"));
     assert_eq!(
         brook,
-        ["stu-139202-00003", "stu-139202-00011", "stu-139202-00024", "stu-139202-00057"]
-            .map(String::from)
-            .into()
+        [
+            "stu-139202-00003",
+            "stu-139202-00011",
+            "stu-139202-00024",
+            "stu-139202-00057"
+        ]
+        .map(String::from)
+        .into()
     );
 
     // The status figures are the ledger's, and agree with the partner.
@@ -80,7 +99,10 @@ fn an_opted_out_pupil_is_never_sent_and_everyone_else_is() {
         .iter()
         .map(|s| hub.people(&key("homework-hub"), &key(s)).len())
         .sum();
-    assert_eq!(status["status"]["peopleShared"].as_u64(), Some(people as u64));
+    assert_eq!(
+        status["status"]["peopleShared"].as_u64(),
+        Some(people as u64)
+    );
     assert!(status["status"]["lastDeliveryTime"].is_string());
     assert!(status["status"]["bytesSent"].as_u64().unwrap() > 0);
     assert_eq!(condition(&status, "Ready")["status"], "True");
@@ -94,13 +116,25 @@ fn excluding_a_pupil_who_was_sent_deletes_them_at_the_partner() {
     let pupil = "stu-139201-00010";
     let agreement_key = key("homework-hub");
     let ashby = key("ashby-primary");
-    assert!(partners.holdings("homework-hub").people(&agreement_key, &ashby).contains(pupil));
+    assert!(
+        partners
+            .holdings("homework-hub")
+            .people(&agreement_key, &ashby)
+            .contains(pupil)
+    );
 
-    trust.edit("consent/ashby-homework.yaml", "    - stu-139201-00009\n", "    - stu-139201-00009\n    - stu-139201-00010\n");
+    trust.edit(
+        "consent/ashby-homework.yaml",
+        "    - stu-139201-00009\n",
+        "    - stu-139201-00009\n    - stu-139201-00010\n",
+    );
     converge(&trust, &partners);
 
     let hub = partners.holdings("homework-hub");
-    assert!(!hub.people(&agreement_key, &ashby).contains(pupil), "still held after exclusion");
+    assert!(
+        !hub.people(&agreement_key, &ashby).contains(pupil),
+        "still held after exclusion"
+    );
     assert!(
         hub.records(&agreement_key, &ashby, Area::Enrollments)
             .iter()
@@ -110,8 +144,21 @@ fn excluding_a_pupil_who_was_sent_deletes_them_at_the_partner() {
     assert!(hub.deletion_notices() >= 1);
 
     // The ledger says so: a notice, acknowledged.
-    let located = accord(&["locate", pupil, "--school", "ashby-primary", "--state", trust.state().to_str().unwrap(), "-o", "json"]);
-    assert!(located.status.success(), "{}", String::from_utf8_lossy(&located.stderr));
+    let located = accord(&[
+        "locate",
+        pupil,
+        "--school",
+        "ashby-primary",
+        "--state",
+        trust.state().to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert!(
+        located.status.success(),
+        "{}",
+        String::from_utf8_lossy(&located.stderr)
+    );
     let report: Value = serde_json::from_slice(&located.stdout).unwrap();
     let at_hub = report["partners"]
         .as_array()
@@ -138,9 +185,17 @@ fn a_pupil_removed_from_the_mis_is_deleted_at_every_partner_in_the_same_pass() {
         ("reading-quest", "reading-quest"),
     ]
     .into_iter()
-    .filter(|(partner, agreement)| partners.holdings(partner).people(&key(agreement), &carlton).contains(pupil))
+    .filter(|(partner, agreement)| {
+        partners
+            .holdings(partner)
+            .people(&key(agreement), &carlton)
+            .contains(pupil)
+    })
     .collect();
-    assert!(holders.len() >= 3, "the pupil was shared widely first: {holders:?}");
+    assert!(
+        holders.len() >= 3,
+        "the pupil was shared widely first: {holders:?}"
+    );
 
     // Remove every row about the pupil from the school's export, then ask for a read.
     let bundle = trust.path().join("mis/carlton-academy");
@@ -159,9 +214,17 @@ fn a_pupil_removed_from_the_mis_is_deleted_at_every_partner_in_the_same_pass() {
             !holdings.people(&key(agreement), &carlton).contains(pupil),
             "{partner} still holds the pupil under {agreement}"
         );
-        for area in [Area::Students, Area::Demographics, Area::Enrollments, Area::Attendance] {
+        for area in [
+            Area::Students,
+            Area::Demographics,
+            Area::Enrollments,
+            Area::Attendance,
+        ] {
             for record in holdings.records(&key(agreement), &carlton, area) {
-                assert!(!serde_json::to_string(record).unwrap().contains(pupil), "{partner} {area}");
+                assert!(
+                    !serde_json::to_string(record).unwrap().contains(pupil),
+                    "{partner} {area}"
+                );
             }
         }
     }
@@ -193,10 +256,18 @@ fn a_field_dropped_from_an_agreement_is_deleted_at_the_partner() {
     for school in ["ashby-primary", "brook-primary", "carlton-academy"] {
         let records = hub.records(&agreement_key, &key(school), Area::Students);
         assert!(!records.is_empty());
-        assert!(records.iter().all(|r| !r.contains_key("email")), "{school} still has email");
+        assert!(
+            records.iter().all(|r| !r.contains_key("email")),
+            "{school} still has email"
+        );
     }
     let status = agreement(&trust, "homework-hub");
-    let fields: Vec<&str> = status["status"]["fieldsShared"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let fields: Vec<&str> = status["status"]["fieldsShared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert!(!fields.contains(&"students.email"), "{fields:?}");
     assert!(fields.contains(&"students.givenName"));
 }
@@ -211,10 +282,25 @@ fn a_tampered_agreement_sends_zero_bytes_and_says_what_changed() {
     // Widen the agreement without a new signature, and give it something to send.
     let path = trust.path().join("agreements/homework-hub.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("students: [givenName, familyName, yearGroup, email]", "students: [givenName, familyName, yearGroup, email, dateOfBirth]")).unwrap();
-    trust.edit("consent/ashby-homework.yaml", "    - stu-139201-00009\n", "    - stu-139201-00009\n    - stu-139201-00011\n");
+    std::fs::write(
+        &path,
+        text.replace(
+            "students: [givenName, familyName, yearGroup, email]",
+            "students: [givenName, familyName, yearGroup, email, dateOfBirth]",
+        ),
+    )
+    .unwrap();
+    trust.edit(
+        "consent/ashby-homework.yaml",
+        "    - stu-139201-00009\n",
+        "    - stu-139201-00009\n    - stu-139201-00011\n",
+    );
     let output = trust.run_with(&partners);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let hub = partners.holdings("homework-hub");
     let after: Vec<&String> = hub.batches()[hub_before..].iter().collect();
@@ -222,11 +308,15 @@ fn a_tampered_agreement_sends_zero_bytes_and_says_what_changed() {
     for entry in std::fs::read_dir(&journal).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         if after.iter().any(|b| text.contains(b.as_str())) {
-            assert!(!text.contains("\"agreement\":\"riverside-trust/homework-hub\""), "a message under the tampered agreement was sent");
+            assert!(
+                !text.contains("\"agreement\":\"riverside-trust/homework-hub\""),
+                "a message under the tampered agreement was sent"
+            );
         }
     }
     assert!(
-        hub.people(&key("homework-hub"), &key("ashby-primary")).contains("stu-139201-00011"),
+        hub.people(&key("homework-hub"), &key("ashby-primary"))
+            .contains("stu-139201-00011"),
         "not even a deletion notice goes under a tampered agreement"
     );
 
@@ -236,7 +326,10 @@ fn a_tampered_agreement_sends_zero_bytes_and_says_what_changed() {
     assert_eq!(verified["reason"], "SignatureMismatch");
     let message = verified["message"].as_str().unwrap();
     assert!(message.contains("spec.data.students"), "{message}");
-    assert!(message.contains("riverside") || message.contains("test-dpo"), "names the key: {message}");
+    assert!(
+        message.contains("riverside") || message.contains("test-dpo"),
+        "names the key: {message}"
+    );
 }
 
 #[test]
@@ -246,12 +339,19 @@ fn a_partner_down_for_a_while_then_up_receives_every_batch_exactly_once() {
     partners.down();
 
     let output = trust.run_with(&partners);
-    assert!(!output.status.success(), "a partner that is down is a failure to converge");
+    assert!(
+        !output.status.success(),
+        "a partner that is down is a failure to converge"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("could not be reached"), "{stderr}");
     let status = agreement(&trust, "homework-hub");
     assert_eq!(condition(&status, "Ready")["reason"], "PartnerUnreachable");
-    assert_eq!(status["status"]["peopleShared"].as_u64(), Some(0), "nothing counts until acknowledged");
+    assert_eq!(
+        status["status"]["peopleShared"].as_u64(),
+        Some(0),
+        "nothing counts until acknowledged"
+    );
 
     // Down again for a second pass: nothing is committed twice.
     let output = trust.run_with(&partners);
@@ -271,7 +371,10 @@ fn a_partner_down_for_a_while_then_up_receives_every_batch_exactly_once() {
         .map(|s| hub.people(&key("homework-hub"), &key(s)).len())
         .sum();
     let status = agreement(&trust, "homework-hub");
-    assert_eq!(status["status"]["peopleShared"].as_u64(), Some(people as u64));
+    assert_eq!(
+        status["status"]["peopleShared"].as_u64(),
+        Some(people as u64)
+    );
     assert_eq!(condition(&status, "Ready")["status"], "True");
     assert_eq!(condition(&status, "Reconciling")["status"], "False");
     assert!(people > 1_500);
@@ -283,7 +386,12 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
     let mut partners = Partners::start(&trust);
     converge(&trust, &partners);
     let pupil = "stu-139203-00140";
-    assert!(partners.holdings("reading-quest").people(&key("reading-quest"), &key("carlton-academy")).contains(pupil));
+    assert!(
+        partners
+            .holdings("reading-quest")
+            .people(&key("reading-quest"), &key("carlton-academy"))
+            .contains(pupil)
+    );
 
     std::fs::write(
         trust.path().join("erasures/carlton-2026-044.yaml"),
@@ -301,8 +409,18 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
     };
     let waiting = erasure(&trust);
     assert_eq!(condition(&waiting, "Ready")["status"], "False");
-    assert_eq!(condition(&waiting, "Ready")["reason"], "AwaitingAcknowledgement");
-    assert!(trust.cached("carlton-academy", Area::Students).unwrap().iter().all(|r| r["sourcedId"] != pupil), "erased from the cache at once");
+    assert_eq!(
+        condition(&waiting, "Ready")["reason"],
+        "AwaitingAcknowledgement"
+    );
+    assert!(
+        trust
+            .cached("carlton-academy", Area::Students)
+            .unwrap()
+            .iter()
+            .all(|r| r["sourcedId"] != pupil),
+        "erased from the cache at once"
+    );
 
     partners.up();
     converge(&trust, &partners);
@@ -310,10 +428,25 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
     assert_eq!(condition(&done, "Ready")["status"], "True", "{done:#?}");
     let listed = done["status"]["partners"].as_array().unwrap();
     assert!(listed.len() >= 3, "{listed:?}");
-    assert!(listed.iter().all(|p| p["notifiedAt"].is_string() && p["acknowledgedAt"].is_string()));
-    assert_eq!(done["status"]["partnersAcknowledged"], done["status"]["partnersNotified"]);
-    for (partner, agreement) in [("reading-quest", "reading-quest"), ("homework-hub", "homework-hub")] {
-        assert!(!partners.holdings(partner).people(&key(agreement), &key("carlton-academy")).contains(pupil));
+    assert!(
+        listed
+            .iter()
+            .all(|p| p["notifiedAt"].is_string() && p["acknowledgedAt"].is_string())
+    );
+    assert_eq!(
+        done["status"]["partnersAcknowledged"],
+        done["status"]["partnersNotified"]
+    );
+    for (partner, agreement) in [
+        ("reading-quest", "reading-quest"),
+        ("homework-hub", "homework-hub"),
+    ] {
+        assert!(
+            !partners
+                .holdings(partner)
+                .people(&key(agreement), &key("carlton-academy"))
+                .contains(pupil)
+        );
     }
 }
 

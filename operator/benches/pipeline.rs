@@ -50,7 +50,11 @@ fn main() {
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temporary folder");
             let output = std::process::Command::new(&exe)
-                .args(["--pass-only", &records.to_string(), dir.path().to_str().expect("utf-8")])
+                .args([
+                    "--pass-only",
+                    &records.to_string(),
+                    dir.path().to_str().expect("utf-8"),
+                ])
                 .output()
                 .expect("child runs");
             print!("{}", String::from_utf8_lossy(&output.stdout));
@@ -66,11 +70,16 @@ fn one_pass(dir: &Path, records: usize) {
     runtime.block_on(async {
         let resources = match load(&trust, None) {
             Loaded::Valid(declaration) => declaration.resources,
-            Loaded::Invalid { errors, .. } => panic!("benchmark Trust does not validate: {errors:?}"),
+            Loaded::Invalid { errors, .. } => {
+                panic!("benchmark Trust does not validate: {errors:?}")
+            }
         };
         let secrets = dir.join("secrets");
-        let kits = accord::demo::provision(&resources, &dir.join("partners"), &secrets).expect("partner provisioned");
-        let partners = accord::demo::serve_partners(kits).await.expect("receiver started");
+        let kits = accord::demo::provision(&resources, &dir.join("partners"), &secrets)
+            .expect("partner provisioned");
+        let partners = accord::demo::serve_partners(kits)
+            .await
+            .expect("receiver started");
 
         let state_dir = dir.join("state");
         let state = State::open(&state_dir).await.expect("state");
@@ -90,11 +99,22 @@ fn one_pass(dir: &Path, records: usize) {
         let outcome = controller.reconcile(Timestamp::now()).await.expect("pass");
         let elapsed = start.elapsed();
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-        assert!(outcome.extracted.is_empty(), "the pass must deliver from the cache, not read the MIS");
+        assert!(
+            outcome.extracted.is_empty(),
+            "the pass must deliver from the cache, not read the MIS"
+        );
 
-        let held = partners.receivers[0].1.receiver().with_holdings(|h| h.record_count()).expect("holdings");
+        let held = partners.receivers[0]
+            .1
+            .receiver()
+            .with_holdings(|h| h.record_count())
+            .expect("holdings");
         let excluded = records / 100;
-        assert_eq!(held, records - excluded, "the partner holds every consenting pupil once");
+        assert_eq!(
+            held,
+            records - excluded,
+            "the partner holds every consenting pupil once"
+        );
         report(records, held, elapsed);
         partners.stop().await;
     });
@@ -115,7 +135,11 @@ fn declare(trust: &Path, records: usize) {
     for folder in ["mis", "keyring"] {
         std::fs::create_dir_all(trust.join(folder)).expect("folder");
     }
-    let info = SchoolInfo { name: "Benchmark Academy".into(), urn: "199999".into(), la_estab: "9994001".into() };
+    let info = SchoolInfo {
+        name: "Benchmark Academy".into(),
+        urn: "199999".into(),
+        la_estab: "9994001".into(),
+    };
     write_oneroster_bundle(&school(7, &info, 10), &trust.join("mis/bench")).expect("bundle");
     let excluded: Vec<String> = (0..records).step_by(100).map(pupil).collect();
     let yaml = format!(
@@ -216,7 +240,10 @@ async fn fill_cache(cache: &Cache, state: &State, records: usize) {
     drop(pupils);
     let expires = SystemTime::now() + Duration::from_secs(86_400);
     let school = "bench/bench-academy";
-    cache.put(school, Area::Students, &payload, records as u64, expires).await.expect("cache put");
+    cache
+        .put(school, Area::Students, &payload, records as u64, expires)
+        .await
+        .expect("cache put");
     state
         .put_extraction(&ExtractionRecord {
             school: school.into(),

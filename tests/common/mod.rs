@@ -232,8 +232,9 @@ impl Partners {
             accord::controller::Loaded::Invalid { errors, .. } => panic!("{errors:?}"),
         };
         let secrets = trust.dir.path().join("secrets");
-        let kits = accord::demo::provision(&resources, &trust.dir.path().join("partners"), &secrets)
-            .unwrap();
+        let kits =
+            accord::demo::provision(&resources, &trust.dir.path().join("partners"), &secrets)
+                .unwrap();
         let mut partners = Partners {
             runtime,
             kits,
@@ -323,11 +324,17 @@ impl Trust {
         let annotated = if text.contains("accord.dev/refresh-requested-at") {
             let start = text.find("accord.dev/refresh-requested-at").unwrap();
             let end = start + text[start..].find('\n').unwrap();
-            format!("{}accord.dev/refresh-requested-at: \"{stamp}\"{}", &text[..start], &text[end..])
+            format!(
+                "{}accord.dev/refresh-requested-at: \"{stamp}\"{}",
+                &text[..start],
+                &text[end..]
+            )
         } else {
             text.replacen(
                 "  labels:\n",
-                &format!("  annotations:\n    accord.dev/refresh-requested-at: \"{stamp}\"\n  labels:\n"),
+                &format!(
+                    "  annotations:\n    accord.dev/refresh-requested-at: \"{stamp}\"\n  labels:\n"
+                ),
                 1,
             )
         };

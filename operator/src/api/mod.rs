@@ -66,7 +66,10 @@ impl RunningApi {
 }
 
 /// Serves every route on `listener` in a task of its own.
-pub fn spawn(listener: tokio::net::TcpListener, context: ApiContext) -> std::io::Result<RunningApi> {
+pub fn spawn(
+    listener: tokio::net::TcpListener,
+    context: ApiContext,
+) -> std::io::Result<RunningApi> {
     let address = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

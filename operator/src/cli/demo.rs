@@ -44,7 +44,10 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             for error in &errors {
                 eprintln!("{error}");
             }
-            bail!("{} does not validate; fix the findings above", args.path.display());
+            bail!(
+                "{} does not validate; fix the findings above",
+                args.path.display()
+            );
         }
     };
 
@@ -53,7 +56,12 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let kits = provision(&resources, &partners_dir, &secrets)?;
     let partners = serve_partners(kits).await?;
     for (kit, running) in &partners.receivers {
-        println!("partner {} receiving at https://{} as {}", kit.partner, running.address(), kit.host.as_deref().unwrap_or("-"));
+        println!(
+            "partner {} receiving at https://{} as {}",
+            kit.partner,
+            running.address(),
+            kit.host.as_deref().unwrap_or("-")
+        );
     }
 
     let state = State::open(&args.state).await?;
@@ -80,12 +88,19 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     print_where_to_look(&args, &partners, api.address);
 
     if !args.once {
-        println!("\nRunning: edit {} and watch it converge; Ctrl-C stops.", args.path.display());
+        println!(
+            "\nRunning: edit {} and watch it converge; Ctrl-C stops.",
+            args.path.display()
+        );
         controller.run(super::run::shutdown()).await?;
     }
     api.stop().await;
     partners.stop().await;
-    Ok(if outcome.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if outcome.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Each pulling partner calls the pull API as a partner would: its agreements, then the
@@ -93,11 +108,17 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
 async fn pull_as_partners(partners: &RunningPartners, api: std::net::SocketAddr) {
     let client = reqwest::Client::new();
     for kit in &partners.pulling {
-        let Some(token) = kit.pull_token.as_ref().and_then(|t| std::fs::read_to_string(t).ok()) else {
+        let Some(token) = kit
+            .pull_token
+            .as_ref()
+            .and_then(|t| std::fs::read_to_string(t).ok())
+        else {
             continue;
         };
         let get = |path: String| {
-            let request = client.get(format!("http://{api}{path}")).bearer_auth(token.trim());
+            let request = client
+                .get(format!("http://{api}{path}"))
+                .bearer_auth(token.trim());
             async move {
                 let response = request.send().await.ok()?;
                 let bytes = response.bytes().await.ok()?;
@@ -110,12 +131,26 @@ async fn pull_as_partners(partners: &RunningPartners, api: std::net::SocketAddr)
         };
         for agreement in listing["agreements"].as_array().into_iter().flatten() {
             let name = agreement["agreement"].as_str().unwrap_or_default();
-            let areas: Vec<String> = agreement["data"].as_object().map(|d| d.keys().cloned().collect()).unwrap_or_default();
-            for school in agreement["schools"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let areas: Vec<String> = agreement["data"]
+                .as_object()
+                .map(|d| d.keys().cloned().collect())
+                .unwrap_or_default();
+            for school in agreement["schools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 for area in &areas {
-                    let page = get(format!("/partner/v1/agreements/{name}/schools/{school}/{area}?limit=1000")).await;
+                    let page = get(format!(
+                        "/partner/v1/agreements/{name}/schools/{school}/{area}?limit=1000"
+                    ))
+                    .await;
                     let total = page.as_ref().and_then(|p| p["total"].as_u64()).unwrap_or(0);
-                    println!("partner {} pulled {area} of {school} under {name}: {total} record(s)", kit.partner);
+                    println!(
+                        "partner {} pulled {area} of {school} under {name}: {total} record(s)",
+                        kit.partner
+                    );
                 }
             }
         }
@@ -128,9 +163,18 @@ fn print_where_to_look(args: &Args, partners: &RunningPartners, api: std::net::S
     println!("  accord status --state {state}             every resource and what flowed");
     println!("  accord audit verify --state {state}       the ledger's hash chain");
     println!("  accord locate SOURCED_ID --school brook-primary --state {state}");
-    println!("                                            one pupil's flows, e.g. stu-139202-00001");
+    println!(
+        "                                            one pupil's flows, e.g. stu-139202-00001"
+    );
     for (kit, _) in &partners.receivers {
-        println!("  {}    what {} holds (journal of every message received)", kit.store().join("journal").display(), kit.partner);
+        println!(
+            "  {}    what {} holds (journal of every message received)",
+            kit.store().join("journal").display(),
+            kit.partner
+        );
     }
-    println!("  http://{api}/partner/v1/                   the pull API (bearer token in {})", args.state.join("partners/<partner>/pull-token").display());
+    println!(
+        "  http://{api}/partner/v1/                   the pull API (bearer token in {})",
+        args.state.join("partners/<partner>/pull-token").display()
+    );
 }

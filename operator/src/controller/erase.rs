@@ -71,7 +71,8 @@ impl Controller {
                 let keep = shared.get(&entry.area);
                 let pupils = shared.get(&Area::Students);
                 let (kept, removed) = split(entry.area, area_records, keep, pupils);
-                if removed.is_empty() {
+                // Unchanged unless a record went or a contact lost a link.
+                if removed.is_empty() && kept.as_slice() == area_records.as_slice() {
                     continue;
                 }
                 erased.extend(removed.iter().filter(|s| requested.contains(*s)).cloned());
@@ -86,6 +87,7 @@ impl Controller {
                     )
                     .await?;
                 info!(school = %key, area = %entry.area, records = area_records.len() - kept.len(), "Records no agreement shares erased from the cache");
+                cached.insert(entry.area, kept);
             }
             self.record_erasures(&key, erased, now).await?;
         }

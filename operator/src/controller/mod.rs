@@ -249,10 +249,9 @@ impl Controller {
             observations.insert(school_plan.key.clone(), self.observe(&record).await?);
         }
 
-        let records = self.cached_records(&plan, now).await?;
-        self.erase_from_cache(declaration, &plan, &records, now)
+        let mut records = self.cached_records(&plan, now).await?;
+        self.erase_from_cache(declaration, &plan, &mut records, now)
             .await?;
-        let records = self.cached_records(&plan, now).await?;
         let frozen = self
             .commit_deliveries(declaration, &plan, &records, now)
             .await?;

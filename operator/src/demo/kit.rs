@@ -114,10 +114,12 @@ fn provision_one(partner: &Partner, dir: &Path, secrets: &Path) -> Result<Partne
             host: host.clone(),
             error: e.to_string(),
         })?;
-        issued.write(&own.join("tls")).map_err(|e| KitError::Certificate {
-            host: host.clone(),
-            error: e.to_string(),
-        })?;
+        issued
+            .write(&own.join("tls"))
+            .map_err(|e| KitError::Certificate {
+                host: host.clone(),
+                error: e.to_string(),
+            })?;
     }
     if let Some(tls) = &spec.tls
         && host.is_some()

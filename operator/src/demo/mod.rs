@@ -79,9 +79,12 @@ pub async fn serve_partners(kits: Vec<PartnerKit>) -> Result<RunningPartners, De
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let receiver = spawn(ReceiverConfig::new(kit.store(), kit.check()?, config), listener)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let receiver = spawn(
+            ReceiverConfig::new(kit.store(), kit.check()?, config),
+            listener,
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
         running.receivers.push((kit, receiver));
     }
     Ok(running)
