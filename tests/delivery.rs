@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use accord::catalogue::Area;
-use common::{Partners, Trust, accord, pupils};
+use common::{Trust, accord, pupils};
 use serde_json::Value;
 
 const NS: &str = "riverside-trust";
@@ -15,8 +15,8 @@ fn key(name: &str) -> String {
     format!("{NS}/{name}")
 }
 
-fn converge(trust: &Trust, partners: &Partners) {
-    let output = trust.run_with(partners);
+fn converge(trust: &Trust) {
+    let output = trust.run();
     assert!(
         output.status.success(),
         "accord run failed: {}",
@@ -42,8 +42,8 @@ fn agreement(trust: &Trust, name: &str) -> Value {
 #[test]
 fn an_opted_out_pupil_is_never_sent_and_everyone_else_is() {
     let trust = Trust::new();
-    let partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    let partners = &trust.partners;
+    converge(&trust);
 
     let hub = partners.holdings("homework-hub");
     let held = hub.people(&key("homework-hub"), &key("carlton-academy"));
@@ -111,8 +111,8 @@ fn an_opted_out_pupil_is_never_sent_and_everyone_else_is() {
 #[test]
 fn excluding_a_pupil_who_was_sent_deletes_them_at_the_partner() {
     let trust = Trust::new();
-    let partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    let partners = &trust.partners;
+    converge(&trust);
     let pupil = "stu-139201-00010";
     let agreement_key = key("homework-hub");
     let ashby = key("ashby-primary");
@@ -128,7 +128,7 @@ fn excluding_a_pupil_who_was_sent_deletes_them_at_the_partner() {
         "    - stu-139201-00009\n",
         "    - stu-139201-00009\n    - stu-139201-00010\n",
     );
-    converge(&trust, &partners);
+    converge(&trust);
 
     let hub = partners.holdings("homework-hub");
     assert!(
@@ -174,8 +174,8 @@ fn excluding_a_pupil_who_was_sent_deletes_them_at_the_partner() {
 #[test]
 fn a_pupil_removed_from_the_mis_is_deleted_at_every_partner_in_the_same_pass() {
     let trust = Trust::new();
-    let partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    let partners = &trust.partners;
+    converge(&trust);
     let pupil = "stu-139203-00005";
     let carlton = key("carlton-academy");
     let holders: Vec<(&str, &str)> = [
@@ -206,7 +206,7 @@ fn a_pupil_removed_from_the_mis_is_deleted_at_every_partner_in_the_same_pass() {
         std::fs::write(&path, kept.join("\n") + "\n").unwrap();
     }
     trust.request_refresh("carlton-academy");
-    converge(&trust, &partners);
+    converge(&trust);
 
     for (partner, agreement) in holders {
         let holdings = partners.holdings(partner);
@@ -233,8 +233,8 @@ fn a_pupil_removed_from_the_mis_is_deleted_at_every_partner_in_the_same_pass() {
 #[test]
 fn a_field_dropped_from_an_agreement_is_deleted_at_the_partner() {
     let trust = Trust::new();
-    let partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    let partners = &trust.partners;
+    converge(&trust);
     let agreement_key = key("homework-hub");
     let with_email = |holdings: &accord::partner::Holdings| {
         holdings
@@ -250,7 +250,7 @@ fn a_field_dropped_from_an_agreement_is_deleted_at_the_partner() {
         "students: [givenName, familyName, yearGroup, email]",
         "students: [givenName, familyName, yearGroup]",
     );
-    converge(&trust, &partners);
+    converge(&trust);
 
     let hub = partners.holdings("homework-hub");
     for school in ["ashby-primary", "brook-primary", "carlton-academy"] {
@@ -275,8 +275,8 @@ fn a_field_dropped_from_an_agreement_is_deleted_at_the_partner() {
 #[test]
 fn a_tampered_agreement_sends_zero_bytes_and_says_what_changed() {
     let trust = Trust::new();
-    let partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    let partners = &trust.partners;
+    converge(&trust);
     let hub_before = partners.holdings("homework-hub").batches().len();
 
     // Widen the agreement without a new signature, and give it something to send.
@@ -295,7 +295,7 @@ fn a_tampered_agreement_sends_zero_bytes_and_says_what_changed() {
         "    - stu-139201-00009\n",
         "    - stu-139201-00009\n    - stu-139201-00011\n",
     );
-    let output = trust.run_with(&partners);
+    let output = trust.run();
     assert!(
         output.status.success(),
         "{}",
@@ -334,11 +334,10 @@ fn a_tampered_agreement_sends_zero_bytes_and_says_what_changed() {
 
 #[test]
 fn a_partner_down_for_a_while_then_up_receives_every_batch_exactly_once() {
-    let trust = Trust::new();
-    let mut partners = Partners::start(&trust);
-    partners.down();
+    let mut trust = Trust::new();
+    trust.partners.down();
 
-    let output = trust.run_with(&partners);
+    let output = trust.run();
     assert!(
         !output.status.success(),
         "a partner that is down is a failure to converge"
@@ -354,14 +353,14 @@ fn a_partner_down_for_a_while_then_up_receives_every_batch_exactly_once() {
     );
 
     // Down again for a second pass: nothing is committed twice.
-    let output = trust.run_with(&partners);
+    let output = trust.run();
     assert!(!output.status.success());
 
-    partners.up();
-    converge(&trust, &partners);
-    converge(&trust, &partners);
+    trust.partners.up();
+    converge(&trust);
+    converge(&trust);
 
-    let hub = partners.holdings("homework-hub");
+    let hub = trust.partners.holdings("homework-hub");
     let applied = hub.batches();
     let unique: BTreeSet<&String> = applied.iter().collect();
     assert_eq!(unique.len(), applied.len(), "a batch was applied twice");
@@ -382,12 +381,12 @@ fn a_partner_down_for_a_while_then_up_receives_every_batch_exactly_once() {
 
 #[test]
 fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
-    let trust = Trust::new();
-    let mut partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    let mut trust = Trust::new();
+    converge(&trust);
     let pupil = "stu-139203-00140";
     assert!(
-        partners
+        trust
+            .partners
             .holdings("reading-quest")
             .people(&key("reading-quest"), &key("carlton-academy"))
             .contains(pupil)
@@ -398,8 +397,8 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
         format!("apiVersion: accord.dev/v1alpha1\nkind: ErasureRequest\nmetadata:\n  name: carlton-2026-044\n  namespace: {NS}\nspec:\n  school: carlton-academy\n  sourcedId: {pupil}\n  reason: rightToErasure\n  receivedOn: \"2026-12-01\"\n"),
     )
     .unwrap();
-    partners.down();
-    let _ = trust.run_with(&partners);
+    trust.partners.down();
+    let _ = trust.run();
     let erasure = |trust: &Trust| {
         trust
             .statuses("erasure")
@@ -422,8 +421,8 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
         "erased from the cache at once"
     );
 
-    partners.up();
-    converge(&trust, &partners);
+    trust.partners.up();
+    converge(&trust);
     let done = erasure(&trust);
     assert_eq!(condition(&done, "Ready")["status"], "True", "{done:#?}");
     let listed = done["status"]["partners"].as_array().unwrap();
@@ -442,7 +441,8 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
         ("homework-hub", "homework-hub"),
     ] {
         assert!(
-            !partners
+            !trust
+                .partners
                 .holdings(partner)
                 .people(&key(agreement), &key("carlton-academy"))
                 .contains(pupil)
@@ -453,8 +453,7 @@ fn an_erasure_request_is_ready_only_once_every_partner_has_acknowledged() {
 #[test]
 fn audit_verify_fails_after_a_test_edits_one_ledger_row_of_real_flows() {
     let trust = Trust::new();
-    let partners = Partners::start(&trust);
-    converge(&trust, &partners);
+    converge(&trust);
     let state = trust.state();
     let verify = || accord(&["audit", "verify", "--state", state.to_str().unwrap()]);
     assert!(verify().status.success());

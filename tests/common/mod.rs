@@ -20,6 +20,8 @@ use serde_json::Value;
 pub struct Trust {
     pub dir: tempfile::TempDir,
     pub key: ApproverKey,
+    /// The Trust's partners, serving on loopback from the start.
+    pub partners: Partners,
 }
 
 impl Trust {
@@ -33,11 +35,12 @@ impl Trust {
         std::fs::write(dir.path().join("test-dpo.key"), private).unwrap();
         std::fs::write(keyring.join("test-dpo.pub"), public).unwrap();
         let key = ApproverKey::load(&dir.path().join("test-dpo.key")).unwrap();
-        let trust = Trust { dir, key };
-        for entry in std::fs::read_dir(trust.path().join("agreements")).unwrap() {
-            trust.resign(&entry.unwrap().path());
+        let agreements = dir.path().join("trust/agreements");
+        for entry in std::fs::read_dir(&agreements).unwrap() {
+            resign(&key, &entry.unwrap().path());
         }
-        trust
+        let partners = Partners::start(dir.path(), &dir.path().join("trust"));
+        Trust { dir, key, partners }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -49,9 +52,7 @@ impl Trust {
     }
 
     pub fn resign(&self, file: &Path) {
-        let text = std::fs::read_to_string(file).unwrap();
-        let (signed, _) = sign_agreements_in_text(file, &text, &self.key).unwrap();
-        std::fs::write(file, signed).unwrap();
+        resign(&self.key, file);
     }
 
     pub fn edit(&self, file: &str, from: &str, to: &str) {
@@ -64,17 +65,21 @@ impl Trust {
         }
     }
 
+    /// `accord run --once`, reaching the partners' receivers on loopback.
     pub fn run(&self) -> Output {
         let secrets = self.dir.path().join("secrets");
-        accord(&[
-            "run",
-            self.path().to_str().unwrap(),
-            "--once",
-            "--state",
-            self.state().to_str().unwrap(),
-            "--secrets",
-            secrets.to_str().unwrap(),
-        ])
+        let mut args = vec![
+            "run".to_owned(),
+            self.path().display().to_string(),
+            "--once".to_owned(),
+            "--state".to_owned(),
+            self.state().display().to_string(),
+            "--secrets".to_owned(),
+            secrets.display().to_string(),
+        ];
+        args.extend(self.partners.resolve_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        accord(&args)
     }
 
     pub fn statuses(&self, kind: &str) -> Vec<Value> {
@@ -123,6 +128,12 @@ impl Trust {
             Some(serde_json::from_slice(&bytes).unwrap())
         })
     }
+}
+
+fn resign(key: &ApproverKey, file: &Path) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let (signed, _) = sign_agreements_in_text(file, &text, key).unwrap();
+    std::fs::write(file, signed).unwrap();
 }
 
 pub fn accord(args: &[&str]) -> Output {
@@ -223,18 +234,16 @@ pub struct Partners {
 }
 
 impl Partners {
-    /// Provisions the Trust's partners (certificates, secrets in the Trust's secrets
-    /// folder) and starts every receiver.
-    pub fn start(trust: &Trust) -> Partners {
+    /// Provisions the Trust's partners under `dir` (certificates; secrets in
+    /// `dir/secrets`) and starts every receiver.
+    pub fn start(dir: &Path, trust: &Path) -> Partners {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let resources = match accord::controller::load(&trust.path(), None) {
+        let resources = match accord::controller::load(trust, None) {
             accord::controller::Loaded::Valid(declaration) => declaration.resources,
             accord::controller::Loaded::Invalid { errors, .. } => panic!("{errors:?}"),
         };
-        let secrets = trust.dir.path().join("secrets");
-        let kits =
-            accord::demo::provision(&resources, &trust.dir.path().join("partners"), &secrets)
-                .unwrap();
+        let kits = accord::demo::provision(&resources, &dir.join("partners"), &dir.join("secrets"))
+            .unwrap();
         let mut partners = Partners {
             runtime,
             kits,
@@ -296,23 +305,6 @@ fn clone_kit(kit: &accord::demo::PartnerKit) -> accord::demo::PartnerKit {
 }
 
 impl Trust {
-    /// `accord run --once` reaching the partners' receivers.
-    pub fn run_with(&self, partners: &Partners) -> Output {
-        let secrets = self.dir.path().join("secrets");
-        let mut args = vec![
-            "run".to_owned(),
-            self.path().display().to_string(),
-            "--once".to_owned(),
-            "--state".to_owned(),
-            self.state().display().to_string(),
-            "--secrets".to_owned(),
-            secrets.display().to_string(),
-        ];
-        args.extend(partners.resolve_args());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        accord(&args)
-    }
-
     /// Asks for a read of the school's MIS on the next pass.
     pub fn request_refresh(&self, school: &str) {
         let file = self.path().join(format!("schools/{school}.yaml"));

@@ -88,6 +88,8 @@ pub struct Controller {
     options: Options,
     cache: Arc<Cache>,
     current: Option<Declaration>,
+    /// Resources in files whose latest change was refused, with the finding.
+    invalid: Vec<(Kind, ObjectKey, String)>,
     published: tokio::sync::watch::Sender<Option<Arc<Snapshot>>>,
 }
 
@@ -98,6 +100,7 @@ impl Controller {
             options,
             cache: Arc::new(cache),
             current: None,
+            invalid: Vec::new(),
             published: tokio::sync::watch::Sender::new(None),
         }
     }
@@ -143,6 +146,7 @@ impl Controller {
                     "Declaration applied"
                 );
                 self.current = Some(declaration);
+                self.invalid.clear();
             }
             Loaded::Invalid { errors, affected } => {
                 for error in &errors {
@@ -152,6 +156,7 @@ impl Controller {
                     .failures
                     .extend(errors.iter().map(ToString::to_string));
                 self.mark_invalid(&affected, now).await?;
+                self.invalid = affected;
                 if self.current.is_none() {
                     self.current = self.remembered_declaration().await?;
                 }
@@ -246,12 +251,18 @@ impl Controller {
                 }
                 self.state().put_extraction(&record).await?;
             }
-            observations.insert(school_plan.key.clone(), self.observe(&record).await?);
+            observations.insert(school_plan.key.clone(), record);
         }
 
         let mut records = self.cached_records(&plan, now).await?;
         self.erase_from_cache(declaration, &plan, &mut records, now)
             .await?;
+        // Observed after erasure, so status counts what the cache now holds.
+        let mut observed = BTreeMap::new();
+        for (school, record) in &observations {
+            observed.insert(school.clone(), self.observe(record).await?);
+        }
+        let observations = observed;
         let frozen = self
             .commit_deliveries(declaration, &plan, &records, now)
             .await?;

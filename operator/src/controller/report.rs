@@ -42,8 +42,9 @@ impl Controller {
             };
             let seen = observations.get(&key).cloned().unwrap_or_default();
             let previous = self.previous_status(Kind::School, &key).await?;
-            let status =
+            let mut status =
                 status::school_status(previous, school, school_plan, &seen, &revisions, now);
+            self.keep_invalid_mark(Kind::School, &key, &mut status.conditions, now);
             self.store(Kind::School, &key, school, &status).await?;
         }
         for agreement in &resources.agreements {
@@ -61,13 +62,19 @@ impl Controller {
                 pending: pushed.pending.get(&name).copied().unwrap_or(0),
             };
             let changed = self.changed_since_signed(agreement, agreement_plan).await?;
-            let status = status::agreement_status(
+            let mut status = status::agreement_status(
                 previous,
                 agreement.metadata.generation,
                 agreement_plan,
                 &changed,
                 &delivery,
                 &revisions,
+                now,
+            );
+            self.keep_invalid_mark(
+                Kind::DataSharingAgreement,
+                &key,
+                &mut status.conditions,
                 now,
             );
             self.store(Kind::DataSharingAgreement, &key, agreement, &status)
@@ -225,6 +232,29 @@ impl Controller {
         Ok(())
     }
 
+    /// Keeps `Stalled=True, Invalid` on a resource whose latest change was refused, over
+    /// what the pass found of the last valid declaration.
+    fn keep_invalid_mark(
+        &self,
+        kind: Kind,
+        key: &ObjectKey,
+        conditions: &mut Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+        now: Timestamp,
+    ) {
+        if let Some((_, _, finding)) = self.invalid.iter().find(|(k, o, _)| *k == kind && o == key)
+        {
+            set_condition(
+                conditions,
+                types::STALLED,
+                Some(true),
+                reasons::INVALID,
+                invalid_message(finding),
+                None,
+                now,
+            );
+        }
+    }
+
     pub(super) async fn mark_invalid(
         &self,
         affected: &[(Kind, ObjectKey, String)],
@@ -237,9 +267,7 @@ impl Controller {
             });
             let mut conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> =
                 serde_json::from_value(object["status"]["conditions"].clone()).unwrap_or_default();
-            let message = format!(
-                "the latest change is invalid and was not applied ({finding}); the last valid declaration keeps running"
-            );
+            let message = invalid_message(finding);
             set_condition(
                 &mut conditions,
                 types::STALLED,
@@ -304,4 +332,10 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+fn invalid_message(finding: &str) -> String {
+    format!(
+        "the latest change is invalid and was not applied ({finding}); the last valid declaration keeps running"
+    )
 }

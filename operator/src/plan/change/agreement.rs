@@ -179,13 +179,16 @@ fn standing(found: Option<(&DataSharingAgreement, &AgreementPlan)>) -> Standing 
         Effect::Suspended => Standing::Paused {
             reason: format!("partner {} is suspended", agreement.spec.partner),
         },
-        Effect::Unverified(verification) => stopped(unverified(verification)),
+        // As the controller does: an agreement whose signature fails, or whose partner is
+        // gone, is frozen. Nothing is sent under it, deletion notices included.
+        Effect::Unverified(verification) => Standing::Paused {
+            reason: unverified(verification),
+        },
+        Effect::MissingPartner => Standing::Paused {
+            reason: format!("its partner {} is not declared", agreement.spec.partner),
+        },
         Effect::NotYetValid(date) => stopped(format!("it takes effect on {date}")),
         Effect::Expired(date) => stopped(format!("its validity ended on {date}")),
-        Effect::MissingPartner => stopped(format!(
-            "its partner {} is not declared",
-            agreement.spec.partner
-        )),
     }
 }
 

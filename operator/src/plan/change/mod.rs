@@ -108,7 +108,8 @@ pub enum Standing {
     Absent,
     /// In effect.
     InEffect,
-    /// Suspended: flows pause and nothing is deleted.
+    /// Suspended, unverified, or its partner undeclared: flows pause, nothing is sent and
+    /// nothing is deleted.
     Paused {
         /// Why, in words.
         reason: String,
