@@ -64,6 +64,13 @@ fn main() {
 }
 
 fn one_pass(dir: &Path, records: usize) {
+    // ACCORD_LOG=accord=debug shows how long each step of the pass took.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let trust = dir.join("trust");
     declare(&trust, records);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -66,6 +66,8 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    // One TLS provider for the whole process (ring), before any client or server is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Crds(args) => crds::run(args),

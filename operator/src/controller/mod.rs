@@ -254,9 +254,12 @@ impl Controller {
             observations.insert(school_plan.key.clone(), record);
         }
 
+        let phase = Phase::start();
         let mut records = self.cached_records(&plan, now).await?;
+        let phase = phase.next("cache read");
         self.erase_from_cache(declaration, &plan, &mut records, now)
             .await?;
+        let phase = phase.next("cache erasure");
         // Observed after erasure, so status counts what the cache now holds.
         let mut observed = BTreeMap::new();
         for (school, record) in &observations {
@@ -266,12 +269,14 @@ impl Controller {
         let frozen = self
             .commit_deliveries(declaration, &plan, &records, now)
             .await?;
+        let phase = phase.next("deliveries committed");
         let rolls: BTreeMap<ObjectKey, BTreeSet<String>> = records
             .iter()
             .map(|(school, cached)| (school.clone(), deliver::everyone(cached)))
             .collect();
         drop(records);
         let pushed = self.push(&declaration.resources, &frozen, now).await?;
+        let phase = phase.next("outbox pushed");
         for (agreement, hold) in &pushed.holds {
             outcome
                 .failures
@@ -293,6 +298,7 @@ impl Controller {
             now,
         )
         .await?;
+        phase.next("status written");
         Ok(())
     }
 
@@ -392,6 +398,24 @@ impl Controller {
             None => crate::signing::Keyring::default(),
         };
         Ok(Some(Declaration { resources, keyring }))
+    }
+}
+
+/// How long each step of a pass took, logged at debug level for benchmarks and slow passes.
+struct Phase(std::time::Instant);
+
+impl Phase {
+    fn start() -> Phase {
+        Phase(std::time::Instant::now())
+    }
+
+    fn next(self, step: &'static str) -> Phase {
+        tracing::debug!(
+            step,
+            ms = self.0.elapsed().as_millis() as u64,
+            "Pass step finished"
+        );
+        Phase::start()
     }
 }
 
