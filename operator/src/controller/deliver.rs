@@ -7,7 +7,8 @@
 //! holds); one whose signature fails, or that is suspended, is frozen: nothing at all is
 //! sent under it, not even deletion notices, until it is signed again or resumed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
@@ -17,13 +18,16 @@ use tracing::{info, warn};
 
 use super::{Controller, ControllerError, Declaration};
 use crate::catalogue::Area;
-use crate::delivery::sync::{self, Sync, Target, TargetArea, Upserts, subject_of};
+use crate::delivery::sync::{
+    self, PlannedDeletion, PlannedUpsert, RecordDigest, Sync, Target, TargetArea, Upserts,
+    subject_of,
+};
 use crate::delivery::wire::{Deletion, DeletionNotice, Message, RecordsBatch, new_batch_key};
-use crate::delivery::{audience, project_area};
+use crate::delivery::{Consent, project_area};
 use crate::ledger::{EntryBody, EntryKind};
 use crate::plan::{AgreementPlan, Effect, Plan};
 use crate::resources::{DataSharingAgreement, DeliveryMode, ObjectKey, Partner, ResourceSet};
-use crate::state::{HoldingChange, NewMessage, unix_seconds};
+use crate::state::{HoldingChange, NewMessage, StateError, unix_seconds};
 
 /// Records per batch: about 100 KiB of JSON for a typical agreement.
 pub const BATCH_RECORDS: usize = 1_000;
@@ -128,12 +132,12 @@ impl Controller {
                     }
                 }
                 let upserts = self.upserts_due(agreement, &key, &school, now).await?;
-                let mut plan = sync::sync(&target, &held, upserts);
+                let mut plan = sync::sync(target, &held, upserts);
                 if agreement.spec.delivery.mode == DeliveryMode::Pull {
                     // A pulling partner takes records when it asks; only notices wait for it.
                     plan.upserts.clear();
                 }
-                self.commit_sync(&key, &school, partner, mode(agreement, partner), &plan, now)
+                self.commit_sync(&key, &school, partner, mode(agreement, partner), plan, now)
                     .await?;
             }
 
@@ -150,7 +154,7 @@ impl Controller {
                     &place.school,
                     partner,
                     mode(agreement, partner),
-                    &plan,
+                    plan,
                     now,
                 )
                 .await?;
@@ -180,7 +184,7 @@ impl Controller {
             } else {
                 "pull"
             };
-            self.commit_sync(&place.agreement, &place.school, partner, mode, &plan, now)
+            self.commit_sync(&place.agreement, &place.school, partner, mode, plan, now)
                 .await?;
         }
         Ok(frozen)
@@ -212,63 +216,238 @@ impl Controller {
         })
     }
 
-    /// Commits one agreement's sync at one school as messages, in order.
+    /// Commits one agreement's sync at one school as messages, in order: the deletion
+    /// notice, then the records in batches. Messages are committed in groups, each group
+    /// in one transaction, and the next group is sealed while the last one is written.
     async fn commit_sync(
         &self,
         agreement: &str,
         school: &str,
         partner: &Partner,
-        mode: &str,
-        plan: &Sync,
+        mode: &'static str,
+        plan: Sync,
         now: Timestamp,
     ) -> Result<(), ControllerError> {
         if plan.is_empty() {
             return Ok(());
         }
-        let context = LedgerContext {
+        let context = Arc::new(LedgerContext {
             at: now.to_string(),
             school: school.to_owned(),
             agreement: agreement.to_owned(),
             partner: ObjectKey::of(partner).to_string(),
             partner_location: location(partner),
-        };
-        let created_at = unix_seconds(SystemTime::from(now));
+            mode,
+            created_at: unix_seconds(SystemTime::from(now)),
+        });
 
+        let mut writing: Option<tokio::task::JoinHandle<Result<(), StateError>>> = None;
+        let mut group = Vec::new();
+        let mut grouped = 0;
         if !plan.deletions.is_empty() {
-            let batch = new_batch_key().map_err(crate::cache::CacheError::Random)?;
-            let message = Message::Deletion(DeletionNotice {
+            let count = plan.deletions.len();
+            group.push(self.prepare_deletion(&context, plan.deletions).await?);
+            info!(agreement, school, partner = %context.partner, deletions = count, "Deletion notice committed");
+        }
+        for upsert in plan.upserts {
+            let PlannedUpsert {
+                area,
+                fields,
+                records,
+            } = upsert;
+            let mut rest = records.into_iter().peekable();
+            while rest.peek().is_some() {
+                let (records, digests): (Vec<_>, Vec<_>) =
+                    rest.by_ref().take(BATCH_RECORDS).unzip();
+                grouped += records.len();
+                group.push(
+                    self.prepare_records(&context, area, &fields, records, digests)
+                        .await?,
+                );
+                if grouped >= GROUP_RECORDS {
+                    let full = std::mem::take(&mut group);
+                    grouped = 0;
+                    if let Some(previous) = writing.take() {
+                        finish(previous).await?;
+                    }
+                    writing = Some(self.write_group(&context, full));
+                }
+            }
+        }
+        if let Some(previous) = writing.take() {
+            finish(previous).await?;
+        }
+        if !group.is_empty() {
+            finish(self.write_group(&context, group)).await?;
+        }
+        Ok(())
+    }
+
+    /// A deletion notice, sealed, with its ledger entries.
+    async fn prepare_deletion(
+        &self,
+        context: &LedgerContext,
+        deletions: Vec<PlannedDeletion>,
+    ) -> Result<Prepared, ControllerError> {
+        let batch = new_batch_key().map_err(crate::cache::CacheError::Random)?;
+        let ledger: Vec<EntryBody> = deletions
+            .iter()
+            .map(|d| EntryBody {
+                kind: EntryKind::DeletionNotice,
+                area: d.area.to_string(),
+                fields: d.fields.clone().unwrap_or_default(),
+                subjects: d.subjects.clone(),
+                records: d.records.as_ref().map_or(0, |r| r.len() as u64),
                 batch: batch.clone(),
-                agreement: agreement.to_owned(),
-                school: school.to_owned(),
-                deletions: plan
-                    .deletions
+                reason: d.reason.as_str().to_owned(),
+                ..context.body()
+            })
+            .collect();
+        let subjects: BTreeSet<&String> = deletions.iter().flat_map(|d| &d.subjects).collect();
+        let subjects: Vec<String> = subjects.into_iter().cloned().collect();
+        let message = Message::Deletion(DeletionNotice {
+            batch: batch.clone(),
+            agreement: context.agreement.clone(),
+            school: context.school.clone(),
+            deletions: deletions
+                .into_iter()
+                .map(|d| Deletion {
+                    area: d.area,
+                    reason: d.reason,
+                    sourced_ids: d.records,
+                    fields: d.fields,
+                })
+                .collect(),
+        });
+        self.seal(context, message, Vec::new(), subjects, ledger)
+            .await
+    }
+
+    /// One batch of records, sealed, with its ledger entry.
+    async fn prepare_records(
+        &self,
+        context: &LedgerContext,
+        area: Area,
+        fields: &[String],
+        records: Vec<Map<String, Value>>,
+        digests: Vec<RecordDigest>,
+    ) -> Result<Prepared, ControllerError> {
+        let batch = new_batch_key().map_err(crate::cache::CacheError::Random)?;
+        let subjects: BTreeSet<&str> = records.iter().filter_map(|r| subject_of(area, r)).collect();
+        let ledger = vec![EntryBody {
+            kind: EntryKind::Share,
+            area: area.to_string(),
+            fields: fields.to_vec(),
+            subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+            records: records.len() as u64,
+            batch: batch.clone(),
+            ..context.body()
+        }];
+        let message = Message::Records(RecordsBatch {
+            batch,
+            agreement: context.agreement.clone(),
+            school: context.school.clone(),
+            area,
+            fields: fields.to_vec(),
+            records,
+        });
+        self.seal(context, message, digests, Vec::new(), ledger)
+            .await
+    }
+
+    async fn seal(
+        &self,
+        context: &LedgerContext,
+        message: Message,
+        digests: Vec<RecordDigest>,
+        subjects: Vec<String>,
+        ledger: Vec<EntryBody>,
+    ) -> Result<Prepared, ControllerError> {
+        let body = serde_json::to_vec(&message).unwrap_or_default();
+        let sealed = self
+            .cache
+            .seal_message(&context.school, message.batch(), &body)
+            .await?;
+        Ok(Prepared {
+            message,
+            digests,
+            subjects,
+            sealed,
+            ledger,
+        })
+    }
+
+    /// Writes a group of messages in one transaction, in a task of its own.
+    fn write_group(
+        &self,
+        context: &Arc<LedgerContext>,
+        group: Vec<Prepared>,
+    ) -> tokio::task::JoinHandle<Result<(), StateError>> {
+        let state = self.state().clone();
+        let context = context.clone();
+        tokio::spawn(async move {
+            let changes: Vec<Vec<HoldingChange<'_>>> =
+                group.iter().map(Prepared::changes).collect();
+            let rows: Vec<NewMessage<'_>> = group
+                .iter()
+                .zip(&changes)
+                .map(|(prepared, changes)| prepared.row(&context, changes))
+                .collect();
+            let ledger: Vec<EntryBody> = group
+                .iter()
+                .flat_map(|p| p.ledger.iter().cloned())
+                .collect();
+            state.commit_messages(&rows, &ledger).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Records committed in one transaction: about 2 MiB of sealed batches for a typical
+/// agreement, so a large delivery pays for few commits without holding much in memory.
+const GROUP_RECORDS: usize = 20 * BATCH_RECORDS;
+
+async fn finish(
+    writing: tokio::task::JoinHandle<Result<(), StateError>>,
+) -> Result<(), ControllerError> {
+    match writing.await {
+        Ok(result) => Ok(result?),
+        // The task only panics if the database driver does; carry the panic on.
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// A message sealed and ready to commit.
+struct Prepared {
+    message: Message,
+    /// For a records batch, the digest of each record, in order.
+    digests: Vec<RecordDigest>,
+    /// For a deletion notice, the people it concerns.
+    subjects: Vec<String>,
+    sealed: Vec<u8>,
+    ledger: Vec<EntryBody>,
+}
+
+impl Prepared {
+    /// How the message changes what the partner holds.
+    fn changes(&self) -> Vec<HoldingChange<'_>> {
+        match &self.message {
+            Message::Records(batch) => vec![HoldingChange::Upsert {
+                area: batch.area,
+                fields: &batch.fields,
+                records: batch
+                    .records
                     .iter()
-                    .map(|d| Deletion {
-                        area: d.area,
-                        reason: d.reason,
-                        sourced_ids: d.records.clone(),
-                        fields: d.fields.clone(),
+                    .zip(&self.digests)
+                    .filter_map(|(r, digest)| {
+                        Some((sync::record_id(r)?, subject_of(batch.area, r), *digest))
                     })
                     .collect(),
-            });
-            let ledger: Vec<EntryBody> = plan
+            }],
+            Message::Deletion(notice) => notice
                 .deletions
                 .iter()
-                .map(|d| EntryBody {
-                    kind: EntryKind::DeletionNotice,
-                    area: d.area.to_string(),
-                    fields: d.fields.clone().unwrap_or_default(),
-                    subjects: d.subjects.clone(),
-                    records: d.records.as_ref().map_or(0, |r| r.len() as u64),
-                    batch: batch.clone(),
-                    reason: d.reason.as_str().to_owned(),
-                    ..context.body()
-                })
-                .collect();
-            let changes: Vec<HoldingChange<'_>> = plan
-                .deletions
-                .iter()
-                .map(|d| match (&d.records, &d.fields) {
+                .map(|d| match (&d.sourced_ids, &d.fields) {
                     (Some(ids), _) => HoldingChange::DeleteRecords { area: d.area, ids },
                     (None, Some(fields)) => HoldingChange::DeleteFields {
                         area: d.area,
@@ -276,111 +455,33 @@ impl Controller {
                     },
                     (None, None) => HoldingChange::DeleteArea { area: d.area },
                 })
-                .collect();
-            let count = plan.deletions.len() as u64;
-            let subjects: BTreeSet<&String> =
-                plan.deletions.iter().flat_map(|d| &d.subjects).collect();
-            let subjects: Vec<String> = subjects.into_iter().cloned().collect();
-            let row = Row {
-                kind: "deletion",
-                mode,
-                records: count,
-                subjects: &subjects,
-                created_at,
-            };
-            self.commit(&message, &context, &row, &changes, &ledger)
-                .await?;
-            info!(agreement, school, partner = %context.partner, deletions = count, "Deletion notice committed");
+                .collect(),
         }
-
-        for upsert in &plan.upserts {
-            for chunk in upsert.records.chunks(BATCH_RECORDS) {
-                let batch = new_batch_key().map_err(crate::cache::CacheError::Random)?;
-                let records: Vec<Map<String, Value>> =
-                    chunk.iter().map(|(r, _)| r.clone()).collect();
-                let subjects: BTreeSet<&str> = chunk
-                    .iter()
-                    .filter_map(|(r, _)| subject_of(upsert.area, r))
-                    .collect();
-                let ledger = [EntryBody {
-                    kind: EntryKind::Share,
-                    area: upsert.area.to_string(),
-                    fields: upsert.fields.clone(),
-                    subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
-                    records: chunk.len() as u64,
-                    batch: batch.clone(),
-                    ..context.body()
-                }];
-                let changes = [HoldingChange::Upsert {
-                    area: upsert.area,
-                    fields: &upsert.fields,
-                    records: chunk
-                        .iter()
-                        .filter_map(|(r, digest)| {
-                            Some((sync::record_id(r)?, subject_of(upsert.area, r), *digest))
-                        })
-                        .collect(),
-                }];
-                let message = Message::Records(RecordsBatch {
-                    batch,
-                    agreement: agreement.to_owned(),
-                    school: school.to_owned(),
-                    area: upsert.area,
-                    fields: upsert.fields.clone(),
-                    records,
-                });
-                let row = Row {
-                    kind: "records",
-                    mode,
-                    records: chunk.len() as u64,
-                    subjects: &[],
-                    created_at,
-                };
-                self.commit(&message, &context, &row, &changes, &ledger)
-                    .await?;
-            }
-        }
-        Ok(())
     }
 
-    async fn commit(
-        &self,
-        message: &Message,
-        context: &LedgerContext,
-        row: &Row<'_>,
-        changes: &[HoldingChange<'_>],
-        ledger: &[EntryBody],
-    ) -> Result<(), ControllerError> {
-        let body = serde_json::to_vec(message).unwrap_or_default();
-        let sealed = self
-            .cache
-            .seal_message(&context.school, message.batch(), &body)
-            .await?;
-        let row = NewMessage {
-            batch: message.batch(),
+    fn row<'a>(
+        &'a self,
+        context: &'a LedgerContext,
+        changes: &'a [HoldingChange<'a>],
+    ) -> NewMessage<'a> {
+        let (kind, records) = match &self.message {
+            Message::Records(batch) => ("records", batch.records.len() as u64),
+            Message::Deletion(notice) => ("deletion", notice.deletions.len() as u64),
+        };
+        NewMessage {
+            batch: self.message.batch(),
             partner: &context.partner,
             agreement: &context.agreement,
             school: &context.school,
-            kind: row.kind,
-            mode: row.mode,
-            sealed: &sealed,
-            records: row.records,
-            subjects: row.subjects,
-            created_at: row.created_at,
+            kind,
+            mode: context.mode,
+            sealed: &self.sealed,
+            records,
+            subjects: &self.subjects,
+            created_at: context.created_at,
             changes,
-        };
-        self.state().commit_message(&row, ledger).await?;
-        Ok(())
+        }
     }
-}
-
-/// The outbox columns of a message besides its body.
-struct Row<'a> {
-    kind: &'a str,
-    mode: &'a str,
-    records: u64,
-    subjects: &'a [String],
-    created_at: i64,
 }
 
 /// The parts of a ledger entry shared by every entry of one agreement at one school.
@@ -390,6 +491,10 @@ pub(super) struct LedgerContext {
     pub(super) agreement: String,
     pub(super) partner: String,
     pub(super) partner_location: String,
+    /// `push`, or `pull` for notices the partner collects.
+    pub(super) mode: &'static str,
+    /// Unix seconds.
+    pub(super) created_at: i64,
 }
 
 impl LedgerContext {
@@ -414,13 +519,13 @@ pub(crate) fn target(
     cached: &SchoolRecords,
 ) -> Target {
     let roll = roll(cached);
-    let audience = audience(
+    let consent = Consent::of(
         agreement,
         school,
         &resources.consent_rules,
         &resources.erasures,
-        roll.iter().map(String::as_str),
     );
+    let allows = consent.over(&roll);
     let mut target = Target::default();
     for (area, fields) in &agreement.spec.data.0 {
         let records = cached.get(area).map(Vec::as_slice).unwrap_or_default();
@@ -428,7 +533,7 @@ pub(crate) fn target(
             *area,
             TargetArea {
                 fields: fields.clone(),
-                records: project_area(agreement, *area, records, &audience),
+                records: project_area(agreement, *area, records, &allows),
             },
         );
     }
@@ -436,12 +541,12 @@ pub(crate) fn target(
 }
 
 /// Everyone on a school's roll in the cache: pupils, staff and contacts.
-pub(crate) fn roll(cached: &SchoolRecords) -> BTreeSet<String> {
+pub(crate) fn roll(cached: &SchoolRecords) -> HashSet<&str> {
     [Area::Students, Area::Staff, Area::Contacts]
         .iter()
         .filter_map(|area| cached.get(area))
         .flatten()
-        .filter_map(|r| sync::record_id(r).map(str::to_owned))
+        .filter_map(sync::record_id)
         .collect()
 }
 

@@ -6,20 +6,21 @@
 //! Agreements that are frozen (signature failing, suspended) still count: a tampered
 //! agreement must not erase data any more than it may send it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde_json::{Map, Value};
 use tracing::info;
 
-use super::deliver::{SchoolRecords, target};
+use super::deliver::{SchoolRecords, roll};
 use super::{Controller, ControllerError, Declaration};
 use crate::catalogue::Area;
 use crate::delivery::sync::{record_id, subject_of};
+use crate::delivery::{Consent, shares};
 use crate::ledger::{EntryBody, EntryKind, LedgerStore, SqliteLedger};
 use crate::plan::{Effect, Plan};
-use crate::resources::ObjectKey;
+use crate::resources::{DataSharingAgreement, ObjectKey, ResourceSet};
 
 impl Controller {
     /// Removes from each school's cache the records no agreement would share, and records
@@ -49,45 +50,34 @@ impl Controller {
                 continue;
             }
 
-            // Which records of each area some agreement still shares.
-            let mut shared: BTreeMap<Area, BTreeSet<String>> = BTreeMap::new();
-            for agreement in &agreements {
-                for (area, wanted) in target(agreement, school, resources, &*cached).areas {
-                    let ids = wanted
-                        .records
-                        .iter()
-                        .filter_map(|r| record_id(r).map(str::to_owned));
-                    shared.entry(area).or_default().extend(ids);
-                }
-            }
-
+            let verdicts = verdicts(&agreements, school, resources, cached);
             let requested = requested_erasures(declaration, school);
             let mut erased: BTreeSet<String> = BTreeSet::new();
             let key = school.to_string();
             for entry in self.cache.entries(&key).await? {
-                let Some(area_records) = cached.get(&entry.area) else {
+                let (Some(area_records), Some(keep)) =
+                    (cached.get_mut(&entry.area), verdicts.keep.get(&entry.area))
+                else {
                     continue;
                 };
-                let keep = shared.get(&entry.area);
-                let pupils = shared.get(&Area::Students);
-                let (kept, removed) = split(entry.area, area_records, keep, pupils);
-                // Unchanged unless a record went or a contact lost a link.
-                if removed.is_empty() && kept.as_slice() == area_records.as_slice() {
+                let links = (entry.area == Area::Contacts)
+                    .then_some(verdicts.pupils.as_ref())
+                    .flatten();
+                let Some(removed) = split(entry.area, area_records, keep, links) else {
                     continue;
-                }
-                erased.extend(removed.iter().filter(|s| requested.contains(*s)).cloned());
-                let payload = serde_json::to_vec(&kept).unwrap_or_default();
+                };
+                erased.extend(removed.into_iter().filter(|s| requested.contains(s)));
+                let payload = serde_json::to_vec(&*area_records).unwrap_or_default();
                 self.cache
                     .put(
                         &key,
                         entry.area,
                         &payload,
-                        kept.len() as u64,
+                        area_records.len() as u64,
                         entry.expires_at,
                     )
                     .await?;
-                info!(school = %key, area = %entry.area, records = area_records.len() - kept.len(), "Records no agreement shares erased from the cache");
-                cached.insert(entry.area, kept);
+                info!(school = %key, area = %entry.area, records = keep.iter().filter(|k| !**k).count(), "Records no agreement shares erased from the cache");
             }
             self.record_erasures(&key, erased, now).await?;
         }
@@ -142,29 +132,141 @@ fn requested_erasures(declaration: &Declaration, school: &ObjectKey) -> BTreeSet
         .collect()
 }
 
-/// The records to keep, and the people of those removed. Contacts keep only their links to
-/// pupils who stay in the cache.
+/// Which cached records stay: per area, one verdict per record, and the pupils who stay
+/// (when some agreement shares pupils), whom contacts keep their links to.
+struct Verdicts {
+    keep: BTreeMap<Area, Vec<bool>>,
+    pupils: Option<HashSet<String>>,
+}
+
+/// A record stays while some agreement covering the school names its area and would
+/// share it under its consent.
+fn verdicts(
+    agreements: &[&DataSharingAgreement],
+    school: &ObjectKey,
+    resources: &ResourceSet,
+    cached: &SchoolRecords,
+) -> Verdicts {
+    let roll = roll(cached);
+    let consents: Vec<(&DataSharingAgreement, Consent<'_>)> = agreements
+        .iter()
+        .map(|a| {
+            let consent = Consent::of(a, school, &resources.consent_rules, &resources.erasures);
+            (*a, consent)
+        })
+        .collect();
+    let mut keep = BTreeMap::new();
+    for (area, records) in cached {
+        let sharing: Vec<_> = consents
+            .iter()
+            .filter(|(a, _)| a.spec.data.0.contains_key(area))
+            .map(|(_, consent)| consent.over(&roll))
+            .collect();
+        let verdict = records
+            .iter()
+            .map(|r| record_id(r).is_some() && sharing.iter().any(|c| shares(*area, r, c)))
+            .collect();
+        keep.insert(*area, verdict);
+    }
+    let pupils_shared = agreements
+        .iter()
+        .any(|a| a.spec.data.0.contains_key(&Area::Students));
+    let pupils = pupils_shared.then(|| {
+        let students = cached
+            .get(&Area::Students)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let kept = keep
+            .get(&Area::Students)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        students
+            .iter()
+            .zip(kept)
+            .filter(|(_, k)| **k)
+            .filter_map(|(r, _)| record_id(r).map(str::to_owned))
+            .collect()
+    });
+    Verdicts { keep, pupils }
+}
+
+/// Removes the records whose verdict is false, and cuts contacts' links to pupils who do
+/// not stay; returns the people of the records removed, or `None` when nothing changed.
 fn split(
     area: Area,
-    records: &[Map<String, Value>],
-    keep: Option<&BTreeSet<String>>,
-    pupils: Option<&BTreeSet<String>>,
-) -> (Vec<Map<String, Value>>, BTreeSet<String>) {
-    let mut kept = Vec::with_capacity(records.len());
-    let mut removed = BTreeSet::new();
-    for record in records {
-        let stays = record_id(record).is_some_and(|id| keep.is_some_and(|k| k.contains(id)));
-        if stays {
-            let mut record = record.clone();
-            if let (Some(Value::Array(links)), Some(pupils)) =
-                (record.get_mut("studentSourcedIds"), pupils)
-            {
-                links.retain(|l| l.as_str().is_some_and(|l| pupils.contains(l)));
-            }
-            kept.push(record);
-        } else if let Some(subject) = subject_of(area, record) {
-            removed.insert(subject.to_owned());
-        }
+    records: &mut Vec<Map<String, Value>>,
+    keep: &[bool],
+    pupils: Option<&HashSet<String>>,
+) -> Option<BTreeSet<String>> {
+    let linked = |link: &Value| {
+        link.as_str()
+            .is_some_and(|l| pupils.is_none_or(|p| p.contains(l)))
+    };
+    let cut = |record: &Map<String, Value>| match record.get("studentSourcedIds") {
+        Some(Value::Array(links)) => pupils.is_some() && !links.iter().all(linked),
+        _ => false,
+    };
+    let changed = keep.iter().any(|k| !k) || records.iter().zip(keep).any(|(r, k)| *k && cut(r));
+    if !changed {
+        return None;
     }
-    (kept, removed)
+    let mut removed = BTreeSet::new();
+    let mut verdict = keep.iter();
+    records.retain_mut(|record| {
+        if verdict.next().copied().unwrap_or(false) {
+            if let Some(Value::Array(links)) = record.get_mut("studentSourcedIds") {
+                links.retain(|l| linked(l));
+            }
+            true
+        } else {
+            if let Some(subject) = subject_of(area, record) {
+                removed.insert(subject.to_owned());
+            }
+            false
+        }
+    });
+    Some(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn records(values: Value) -> Vec<Map<String, Value>> {
+        serde_json::from_value(values).unwrap()
+    }
+
+    #[test]
+    fn nothing_changes_when_every_record_stays_and_every_link_holds() {
+        let mut contacts =
+            records(json!([{ "sourcedId": "con-1", "studentSourcedIds": ["stu-1"] }]));
+        let pupils = HashSet::from(["stu-1".to_owned()]);
+        assert_eq!(
+            split(Area::Contacts, &mut contacts, &[true], Some(&pupils)),
+            None
+        );
+        assert_eq!(contacts.len(), 1);
+    }
+
+    #[test]
+    fn records_that_go_name_their_people_and_contacts_lose_links_to_pupils_who_went() {
+        let mut students = records(json!([{ "sourcedId": "stu-1" }, { "sourcedId": "stu-2" }]));
+        let removed = split(Area::Students, &mut students, &[true, false], None);
+        assert_eq!(removed, Some(BTreeSet::from(["stu-2".to_owned()])));
+        assert_eq!(students, records(json!([{ "sourcedId": "stu-1" }])));
+
+        let mut contacts = records(json!([
+            { "sourcedId": "con-1", "studentSourcedIds": ["stu-1", "stu-2"] },
+            { "sourcedId": "con-2", "studentSourcedIds": ["stu-2"] },
+        ]));
+        let pupils = HashSet::from(["stu-1".to_owned()]);
+        let removed = split(Area::Contacts, &mut contacts, &[true, false], Some(&pupils));
+        assert_eq!(removed, Some(BTreeSet::from(["con-2".to_owned()])));
+        assert_eq!(
+            contacts,
+            records(json!([{ "sourcedId": "con-1", "studentSourcedIds": ["stu-1"] }]))
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Who an agreement may share at one school: opt-out shares everyone not excluded, opt-in
 //! only those included; exclusion always wins, and so does an erasure request.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use kube::ResourceExt;
 
@@ -16,10 +16,126 @@ pub struct Audience {
     pub withheld: BTreeSet<String>,
 }
 
+/// Who may be sent, asked one person at a time.
+pub trait Allows {
+    /// Whether this person may be sent.
+    fn allows(&self, sourced_id: &str) -> bool;
+    /// Whether this person is on the roll and may not be sent.
+    fn withholds(&self, sourced_id: &str) -> bool;
+}
+
+impl Allows for Audience {
+    fn allows(&self, sourced_id: &str) -> bool {
+        self.allowed.contains(sourced_id)
+    }
+
+    fn withholds(&self, sourced_id: &str) -> bool {
+        self.withheld.contains(sourced_id)
+    }
+}
+
 impl Audience {
     /// Whether this person may be sent.
     pub fn allows(&self, sourced_id: &str) -> bool {
         self.allowed.contains(sourced_id)
+    }
+}
+
+/// The consent that applies to one agreement at one school: the rules and erasure requests
+/// that name it, kept as the few people they list rather than the whole roll, so that
+/// asking about one person costs a lookup in those lists.
+#[derive(Clone, Debug)]
+pub struct Consent<'a> {
+    mode: ConsentMode,
+    included: BTreeSet<&'a str>,
+    excluded: BTreeSet<&'a str>,
+    erased: BTreeSet<&'a str>,
+}
+
+impl<'a> Consent<'a> {
+    /// The rules and requests of `agreement` at `school`.
+    pub fn of(
+        agreement: &DataSharingAgreement,
+        school: &ObjectKey,
+        rules: &'a [ConsentRule],
+        erasures: &'a [ErasureRequest],
+    ) -> Consent<'a> {
+        let agreement_name = agreement.name_any();
+        let applies = |rule: &ConsentRule| {
+            let same_place = ObjectKey::new(
+                rule.namespace().unwrap_or_else(|| "default".into()),
+                rule.spec.school.clone(),
+            ) == *school;
+            let scope = &rule.spec.scope;
+            let in_scope = scope.all == Some(true)
+                || scope.partner.as_deref() == Some(agreement.spec.partner.as_str())
+                || scope
+                    .agreements
+                    .iter()
+                    .flatten()
+                    .any(|a| *a == agreement_name);
+            same_place && in_scope
+        };
+        let rules: Vec<&ConsentRule> = rules.iter().filter(|r| applies(r)).collect();
+        Consent {
+            mode: agreement.spec.consent,
+            included: rules
+                .iter()
+                .flat_map(|r| r.spec.include.iter().map(String::as_str))
+                .collect(),
+            excluded: rules
+                .iter()
+                .flat_map(|r| r.spec.exclude.iter().map(String::as_str))
+                .collect(),
+            erased: erasures
+                .iter()
+                .filter(|e| {
+                    ObjectKey::new(
+                        e.namespace().unwrap_or_else(|| "default".into()),
+                        e.spec.school.clone(),
+                    ) == *school
+                })
+                .filter(|e| {
+                    e.spec.agreements.is_empty() || e.spec.agreements.contains(&agreement_name)
+                })
+                .map(|e| e.spec.sourced_id.as_str())
+                .collect(),
+        }
+    }
+
+    /// Whether a person on the roll may be sent: consented (opt-out: not excluded; opt-in:
+    /// included), not excluded by any rule, and not named by an erasure request.
+    pub fn permits(&self, person: &str) -> bool {
+        let consented = match self.mode {
+            ConsentMode::OptOut => true,
+            ConsentMode::OptIn => self.included.contains(person),
+        };
+        consented && !self.excluded.contains(person) && !self.erased.contains(person)
+    }
+
+    /// This consent over a school's roll, asked one person at a time.
+    pub fn over<'r>(&'r self, roll: &'r HashSet<&'r str>) -> OnRoll<'r> {
+        OnRoll {
+            consent: self,
+            roll,
+        }
+    }
+}
+
+/// A [`Consent`] over the people on a school's roll: nobody off the roll is allowed.
+#[derive(Clone, Copy, Debug)]
+pub struct OnRoll<'r> {
+    consent: &'r Consent<'r>,
+    roll: &'r HashSet<&'r str>,
+}
+
+impl Allows for OnRoll<'_> {
+    fn allows(&self, sourced_id: &str) -> bool {
+        self.roll.contains(sourced_id) && self.consent.permits(sourced_id)
+    }
+
+    fn withholds(&self, sourced_id: &str) -> bool {
+        self.roll.contains(sourced_id) && !self.consent.permits(sourced_id)
     }
 }
 
@@ -31,53 +147,13 @@ pub fn audience<'a>(
     erasures: &[ErasureRequest],
     roll: impl IntoIterator<Item = &'a str>,
 ) -> Audience {
-    let agreement_name = agreement.name_any();
-    let applies = |rule: &ConsentRule| {
-        let same_place = ObjectKey::new(
-            rule.namespace().unwrap_or_else(|| "default".into()),
-            rule.spec.school.clone(),
-        ) == *school;
-        let scope = &rule.spec.scope;
-        let in_scope = scope.all == Some(true)
-            || scope.partner.as_deref() == Some(agreement.spec.partner.as_str())
-            || scope
-                .agreements
-                .iter()
-                .flatten()
-                .any(|a| *a == agreement_name);
-        same_place && in_scope
-    };
-    let rules: Vec<&ConsentRule> = rules.iter().filter(|r| applies(r)).collect();
-    let included: BTreeSet<&str> = rules
-        .iter()
-        .flat_map(|r| r.spec.include.iter().map(String::as_str))
-        .collect();
-    let excluded: BTreeSet<&str> = rules
-        .iter()
-        .flat_map(|r| r.spec.exclude.iter().map(String::as_str))
-        .collect();
-    let erased: BTreeSet<&str> = erasures
-        .iter()
-        .filter(|e| {
-            ObjectKey::new(
-                e.namespace().unwrap_or_else(|| "default".into()),
-                e.spec.school.clone(),
-            ) == *school
-        })
-        .filter(|e| e.spec.agreements.is_empty() || e.spec.agreements.contains(&agreement_name))
-        .map(|e| e.spec.sourced_id.as_str())
-        .collect();
-
+    let consent = Consent::of(agreement, school, rules, erasures);
     let mut audience = Audience {
         allowed: BTreeSet::new(),
         withheld: BTreeSet::new(),
     };
     for person in roll {
-        let consented = match agreement.spec.consent {
-            ConsentMode::OptOut => true,
-            ConsentMode::OptIn => included.contains(person),
-        };
-        if consented && !excluded.contains(person) && !erased.contains(person) {
+        if consent.permits(person) {
             audience.allowed.insert(person.to_owned());
         } else {
             audience.withheld.insert(person.to_owned());

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Audience;
+use super::Allows;
 use crate::catalogue::{Area, SOURCED_ID};
 use crate::resources::DataSharingAgreement;
 
@@ -26,47 +26,70 @@ pub fn project(
     Some(out)
 }
 
-/// The records of one area that `agreement` may send to its partner: people the audience
-/// allows, enrollments of allowed people, contacts of allowed pupils (with their pupil
-/// links cut to those allowed), and classes as they are, each projected to the fields
-/// the agreement names.
+/// Whether a record of `area` may be sent at all under this consent: people it allows,
+/// enrollments of allowed people (and of anyone not on the roll, such as a teacher the
+/// school does not list), contacts of at least one allowed pupil, and every class.
+pub fn shares(area: Area, record: &Map<String, Value>, consent: &impl Allows) -> bool {
+    let id = |key: &str| record.get(key).and_then(Value::as_str);
+    match area {
+        Area::Students | Area::Demographics | Area::Attendance => {
+            id(SOURCED_ID).is_some_and(|s| consent.allows(s))
+        }
+        Area::Enrollments => {
+            id("userSourcedId").is_some_and(|s| consent.allows(s) || !consent.withholds(s))
+        }
+        Area::Contacts => pupil_links(record).any(|p| consent.allows(p)),
+        Area::Staff | Area::Classes => true,
+    }
+}
+
+/// The records of one area that `agreement` may send to its partner (those [`shares`]
+/// lets through), each projected to the fields the agreement names, with a contact's
+/// pupil links cut to the pupils allowed.
 pub fn project_area(
     agreement: &DataSharingAgreement,
     area: Area,
     records: &[Map<String, Value>],
-    audience: &Audience,
+    consent: &impl Allows,
 ) -> Vec<Map<String, Value>> {
-    let id = |record: &Map<String, Value>, key: &str| {
-        record.get(key).and_then(Value::as_str).map(str::to_owned)
+    let Some(fields) = agreement.spec.data.0.get(&area) else {
+        return Vec::new();
     };
     records
         .iter()
-        .filter_map(|record| {
-            let mut record = record.clone();
-            let keep = match area {
-                Area::Students | Area::Demographics | Area::Attendance => {
-                    id(&record, SOURCED_ID).is_some_and(|s| audience.allows(&s))
+        .filter(|record| shares(area, record, consent))
+        .map(|record| {
+            let mut out = Map::new();
+            if let Some(id) = record.get(SOURCED_ID) {
+                out.insert(SOURCED_ID.to_owned(), id.clone());
+            }
+            for field in fields {
+                let value = if area == Area::Contacts && field == STUDENT_LINKS {
+                    let allowed = pupil_links(record).filter(|p| consent.allows(p));
+                    Some(Value::Array(allowed.map(Value::from).collect()))
+                } else {
+                    record.get(field).cloned()
+                };
+                if let Some(value) = value {
+                    out.insert(field.clone(), value);
                 }
-                Area::Enrollments => id(&record, "userSourcedId")
-                    .is_some_and(|s| audience.allows(&s) || !audience.withheld.contains(&s)),
-                Area::Contacts => {
-                    let pupils: Vec<Value> = record
-                        .get("studentSourcedIds")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter(|p| p.as_str().is_some_and(|p| audience.allows(p)))
-                        .cloned()
-                        .collect();
-                    let any = !pupils.is_empty();
-                    record.insert("studentSourcedIds".to_owned(), Value::Array(pupils));
-                    any
-                }
-                Area::Staff | Area::Classes => true,
-            };
-            keep.then(|| project(agreement, area, &record)).flatten()
+            }
+            out
         })
         .collect()
+}
+
+/// The field of a contact that links it to its pupils.
+const STUDENT_LINKS: &str = "studentSourcedIds";
+
+/// The pupils a contact record links to.
+fn pupil_links(record: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    record
+        .get(STUDENT_LINKS)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 #[cfg(test)]
@@ -76,6 +99,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::delivery::Audience;
 
     fn agreement(data: Value) -> DataSharingAgreement {
         serde_json::from_value(json!({

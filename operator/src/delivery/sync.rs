@@ -112,7 +112,7 @@ pub enum Upserts {
 }
 
 /// The sync for an agreement that is in effect at the school.
-pub fn sync(target: &Target, held: &Held, upserts: Upserts) -> Sync {
+pub fn sync(target: Target, held: &Held, upserts: Upserts) -> Sync {
     let mut plan = Sync::default();
 
     for (area, holding) in &held.areas {
@@ -157,28 +157,30 @@ pub fn sync(target: &Target, held: &Held, upserts: Upserts) -> Sync {
     }
 
     // A field newly named has to reach every record, so the interval does not hold it back.
-    for (area, wanted) in &target.areas {
-        let holding = held.areas.get(area);
+    // The target is consumed: records to send move into the plan rather than being copied.
+    let mut buffer = Vec::new();
+    for (area, wanted) in target.areas {
+        let holding = held.areas.get(&area);
         let fields_changed = holding.is_none_or(|h| h.fields != wanted.fields);
         if upserts == Upserts::NotDue && !fields_changed {
             continue;
         }
         let records: Vec<(Map<String, Value>, RecordDigest)> = wanted
             .records
-            .iter()
+            .into_iter()
             .filter_map(|record| {
-                let digest = digest(record);
-                let id = record_id(record)?;
+                let digest = digest_with(&mut buffer, &record);
+                let id = record_id(&record)?;
                 let same = holding
                     .and_then(|h| h.records.get(id))
                     .is_some_and(|r| r.digest == digest);
-                (!same).then(|| (record.clone(), digest))
+                (!same).then_some((record, digest))
             })
             .collect();
         if !records.is_empty() {
             plan.upserts.push(PlannedUpsert {
-                area: *area,
-                fields: wanted.fields.clone(),
+                area,
+                fields: wanted.fields,
                 records,
             });
         }
@@ -216,8 +218,15 @@ pub fn record_id(record: &Map<String, Value>) -> Option<&str> {
 
 /// The digest of a record as it is sent: SHA-256 of its JSON (keys sorted), truncated.
 pub fn digest(record: &Map<String, Value>) -> RecordDigest {
-    let bytes = serde_json::to_vec(record).unwrap_or_default();
-    let hash = Sha256::digest(&bytes);
+    digest_with(&mut Vec::new(), record)
+}
+
+/// [`digest`], serialising into `buffer` so a loop over many records allocates once.
+fn digest_with(buffer: &mut Vec<u8>, record: &Map<String, Value>) -> RecordDigest {
+    buffer.clear();
+    // Writing a map of JSON values into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *buffer, record);
+    let hash = Sha256::digest(&buffer);
     let mut digest = [0u8; 16];
     digest.copy_from_slice(&hash[..16]);
     digest

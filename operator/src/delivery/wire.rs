@@ -42,8 +42,12 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 pub const REPLAY_WINDOW_SECS: i64 = 300;
 
 /// A message to a partner.
+///
+/// On the wire it is one JSON object whose `type` says which kind it is. It is read
+/// through [`WireMessage`] rather than serde's internally tagged enums, which buffer the
+/// whole document before reading it: a partner parses each batch once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(tag = "type", rename_all = "camelCase", try_from = "WireMessage")]
 pub enum Message {
     /// Records to add or replace.
     Records(RecordsBatch),
@@ -74,6 +78,74 @@ impl Message {
             Message::Records(b) => &b.school,
             Message::Deletion(n) => &n.school,
         }
+    }
+}
+
+/// Which kind of message an object is.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum MessageType {
+    Records,
+    Deletion,
+}
+
+/// A message as read off the wire: every field of either kind, checked into a
+/// [`Message`] by its `type`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WireMessage {
+    #[serde(rename = "type")]
+    kind: MessageType,
+    batch: String,
+    agreement: String,
+    school: String,
+    area: Option<Area>,
+    fields: Option<Vec<String>>,
+    records: Option<Vec<Map<String, Value>>>,
+    deletions: Option<Vec<Deletion>>,
+}
+
+impl TryFrom<WireMessage> for Message {
+    type Error = String;
+
+    fn try_from(wire: WireMessage) -> Result<Message, String> {
+        let missing = |field: &str| format!("a {} message needs `{field}`", wire_name(wire.kind));
+        match wire.kind {
+            MessageType::Records => {
+                if wire.deletions.is_some() {
+                    return Err("a records message carries no `deletions`".to_owned());
+                }
+                Ok(Message::Records(RecordsBatch {
+                    area: wire.area.ok_or_else(|| missing("area"))?,
+                    fields: wire.fields.ok_or_else(|| missing("fields"))?,
+                    records: wire.records.ok_or_else(|| missing("records"))?,
+                    batch: wire.batch,
+                    agreement: wire.agreement,
+                    school: wire.school,
+                }))
+            }
+            MessageType::Deletion => {
+                if wire.area.is_some() || wire.fields.is_some() || wire.records.is_some() {
+                    return Err(
+                        "a deletion message names its areas inside `deletions`, not beside them"
+                            .to_owned(),
+                    );
+                }
+                Ok(Message::Deletion(DeletionNotice {
+                    deletions: wire.deletions.ok_or_else(|| missing("deletions"))?,
+                    batch: wire.batch,
+                    agreement: wire.agreement,
+                    school: wire.school,
+                }))
+            }
+        }
+    }
+}
+
+fn wire_name(kind: MessageType) -> &'static str {
+    match kind {
+        MessageType::Records => "records",
+        MessageType::Deletion => "deletion",
     }
 }
 

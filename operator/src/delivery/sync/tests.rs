@@ -67,7 +67,7 @@ fn everything_is_sent_the_first_time_and_nothing_the_second() {
         &["givenName"],
         vec![pupil("stu-1", "A"), pupil("stu-2", "B")],
     );
-    let first = sync(&target, &Held::default(), Upserts::NotDue);
+    let first = sync(target.clone(), &Held::default(), Upserts::NotDue);
     assert_eq!(
         sent_ids(&first),
         ["stu-1", "stu-2"],
@@ -76,7 +76,7 @@ fn everything_is_sent_the_first_time_and_nothing_the_second() {
     assert!(first.deletions.is_empty());
 
     let held = after(&Held::default(), &first, &target);
-    assert!(sync(&target, &held, Upserts::Due).is_empty());
+    assert!(sync(target.clone(), &held, Upserts::Due).is_empty());
 }
 
 #[test]
@@ -87,15 +87,18 @@ fn only_changed_records_are_sent_and_only_when_due() {
     );
     let held = after(
         &Held::default(),
-        &sync(&before, &Held::default(), Upserts::Due),
+        &sync(before.clone(), &Held::default(), Upserts::Due),
         &before,
     );
     let changed = target(
         &["givenName"],
         vec![pupil("stu-1", "A"), pupil("stu-2", "C")],
     );
-    assert!(sync(&changed, &held, Upserts::NotDue).is_empty());
-    assert_eq!(sent_ids(&sync(&changed, &held, Upserts::Due)), ["stu-2"]);
+    assert!(sync(changed.clone(), &held, Upserts::NotDue).is_empty());
+    assert_eq!(
+        sent_ids(&sync(changed.clone(), &held, Upserts::Due)),
+        ["stu-2"]
+    );
 }
 
 #[test]
@@ -106,11 +109,11 @@ fn a_person_no_longer_shared_is_deleted_even_when_not_due() {
     );
     let held = after(
         &Held::default(),
-        &sync(&before, &Held::default(), Upserts::Due),
+        &sync(before.clone(), &Held::default(), Upserts::Due),
         &before,
     );
     let now = target(&["givenName"], vec![pupil("stu-1", "A")]);
-    let plan = sync(&now, &held, Upserts::NotDue);
+    let plan = sync(now.clone(), &held, Upserts::NotDue);
     assert_eq!(
         plan.deletions,
         [PlannedDeletion {
@@ -134,11 +137,11 @@ fn a_dropped_field_is_deleted_and_the_records_sent_again_without_it() {
     );
     let held = after(
         &Held::default(),
-        &sync(&with_email, &Held::default(), Upserts::Due),
+        &sync(with_email.clone(), &Held::default(), Upserts::Due),
         &with_email,
     );
     let without = target(&["givenName"], vec![pupil("stu-1", "A")]);
-    let plan = sync(&without, &held, Upserts::NotDue);
+    let plan = sync(without.clone(), &held, Upserts::NotDue);
     assert_eq!(plan.deletions.len(), 1);
     assert_eq!(plan.deletions[0].reason, DeletionReason::FieldsWithdrawn);
     assert_eq!(plan.deletions[0].fields, Some(vec!["email".to_owned()]));
@@ -162,12 +165,12 @@ fn a_withdrawn_area_and_an_ended_agreement_delete_whole_areas() {
     );
     let held = after(
         &Held::default(),
-        &sync(&both, &Held::default(), Upserts::Due),
+        &sync(both.clone(), &Held::default(), Upserts::Due),
         &both,
     );
 
     let students_only = target(&["givenName"], vec![pupil("stu-1", "A")]);
-    let plan = sync(&students_only, &held, Upserts::Due);
+    let plan = sync(students_only.clone(), &held, Upserts::Due);
     assert_eq!(plan.deletions.len(), 1);
     assert_eq!(plan.deletions[0].area, Area::Classes);
     assert_eq!(plan.deletions[0].reason, DeletionReason::AreaWithdrawn);
