@@ -51,8 +51,6 @@ CREATE TABLE holdings (
     PRIMARY KEY (agreement, school, area, record_id)
 ) WITHOUT ROWID;
 
-CREATE INDEX holdings_subject ON holdings (school, subject);
-
 -- The fields each partner holds of each area, and the partner the agreement named then,
 -- so a withdrawn field, area or agreement can still be deleted at the right partner.
 CREATE TABLE held_areas (

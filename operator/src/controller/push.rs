@@ -6,15 +6,18 @@
 //! agreement's status says why. Both are tried again on the next pass, with the same body
 //! and the same idempotency key, so the partner applies each exactly once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::deliver::location;
 use super::{Controller, ControllerError};
-use crate::delivery::send::{Endpoint, Outcome};
+use crate::cache::Cache;
+use crate::delivery::send::{Endpoint, Outcome, RetryPolicy};
 use crate::delivery::wire::Signer;
 use crate::ledger::{EntryBody, EntryKind};
 use crate::resources::{ObjectKey, Partner, ResourceSet, SigningMethod};
@@ -83,7 +86,7 @@ impl Controller {
     ) -> Result<PushReport, ControllerError> {
         let mut report = PushReport::default();
         let mut by_partner: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
-        for message in self.state().pending(None).await? {
+        for message in self.state().pending_heads().await? {
             if message.mode == "push" && !frozen.contains(&message.agreement) {
                 by_partner
                     .entry(message.partner.clone())
@@ -114,89 +117,138 @@ impl Controller {
                     continue;
                 }
             };
-            self.push_partner(partner, &endpoint, messages, now, &mut report)
+            self.push_partner(partner, endpoint, messages, now, &mut report)
                 .await?;
         }
         Ok(report)
     }
 
+    /// Sends one partner's messages in order. Records batches go several at a time (each
+    /// is applied on its own by the partner, whatever the order); a deletion notice waits
+    /// for every message before it and goes alone, so it is never overtaken.
+    ///
+    /// A batch already on its way when another is refused may still be accepted: a
+    /// refusal stops the batches of the agreement not yet sent.
     async fn push_partner(
         &self,
         partner: &Partner,
-        endpoint: &Endpoint,
+        endpoint: Endpoint,
         messages: Vec<Pending>,
         now: Timestamp,
         report: &mut PushReport,
     ) -> Result<(), ControllerError> {
-        let partner_key = ObjectKey::of(partner).to_string();
-        let mut stopped: BTreeSet<String> = BTreeSet::new();
-        let mut unreachable = false;
+        let endpoint = Arc::new(endpoint);
+        let mut window = Window::default();
         for message in messages {
-            if unreachable || stopped.contains(&message.agreement) {
+            let alone = message.kind != "records";
+            let room = if alone { 0 } else { IN_FLIGHT - 1 };
+            self.settle_until(partner, &mut window, room, now, report)
+                .await?;
+            if window.unreachable || window.stopped.contains(&message.agreement) {
                 *report.pending.entry(message.agreement.clone()).or_default() += 1;
                 continue;
             }
-            let body = match self
-                .cache
-                .open_message(&message.school, &message.batch, &message.sealed)
-                .await
-            {
-                Ok(body) => body,
-                Err(error) => {
-                    warn!(batch = %message.batch, %error, "Outbox message unreadable");
-                    self.state()
-                        .record_failure(
-                            &message.batch,
-                            unix_seconds(SystemTime::now()),
-                            &error.to_string(),
-                            true,
-                        )
-                        .await?;
-                    stopped.insert(message.agreement.clone());
-                    continue;
-                }
-            };
+            let task = tokio::spawn(send_one(
+                self.cache.clone(),
+                endpoint.clone(),
+                self.options.retry,
+                message.school.clone(),
+                message.batch.clone(),
+            ));
+            window.in_flight.push_back((message, task));
+            if alone {
+                self.settle_until(partner, &mut window, 0, now, report)
+                    .await?;
+            }
+        }
+        self.settle_until(partner, &mut window, 0, now, report)
+            .await
+    }
 
-            let outcome = endpoint
-                .send(&message.batch, &body, &self.options.retry)
-                .await;
-            let at = unix_seconds(SystemTime::now());
-            match outcome {
-                Outcome::Acknowledged => {
-                    let ack = acknowledgement(partner, &message, &body, now);
-                    self.state().acknowledge(&message.batch, at, &ack).await?;
-                    report.acknowledged += 1;
-                    info!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, kind = %message.kind, records = message.records, "Batch delivered");
-                }
-                Outcome::Refused {
-                    status,
-                    message: said,
-                } => {
-                    warn!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, status, "Partner refused a batch");
-                    self.state()
-                        .record_failure(&message.batch, at, &format!("HTTP {status}: {said}"), true)
-                        .await?;
-                    report.holds.insert(
-                        message.agreement.clone(),
-                        Hold::Refused {
-                            status,
-                            message: said,
-                        },
-                    );
-                    *report.pending.entry(message.agreement.clone()).or_default() += 1;
-                    stopped.insert(message.agreement.clone());
-                }
-                Outcome::Failed { error } => {
-                    warn!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, %error, "Partner unreachable; batch kept for the next pass");
-                    self.state()
-                        .record_failure(&message.batch, at, &error, false)
-                        .await?;
-                    report
-                        .holds
-                        .insert(message.agreement.clone(), Hold::Unreachable { error });
-                    *report.pending.entry(message.agreement.clone()).or_default() += 1;
-                    unreachable = true;
-                }
+    /// Waits for the oldest sends until at most `most` are still on their way.
+    async fn settle_until(
+        &self,
+        partner: &Partner,
+        window: &mut Window,
+        most: usize,
+        now: Timestamp,
+        report: &mut PushReport,
+    ) -> Result<(), ControllerError> {
+        while window.in_flight.len() > most {
+            let Some((message, task)) = window.in_flight.pop_front() else {
+                break;
+            };
+            let sent = finished(task).await;
+            self.settle(partner, message, sent, now, report, window)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records how one send ended: acknowledged with its ledger entry, or why not.
+    async fn settle(
+        &self,
+        partner: &Partner,
+        message: Pending,
+        sent: Sent,
+        now: Timestamp,
+        report: &mut PushReport,
+        window: &mut Window,
+    ) -> Result<(), ControllerError> {
+        let partner_key = &message.partner;
+        let at = unix_seconds(SystemTime::now());
+        match sent {
+            Sent::Unreadable(error) => {
+                warn!(batch = %message.batch, %error, "Outbox message unreadable");
+                self.state()
+                    .record_failure(&message.batch, at, &error, true)
+                    .await?;
+                window.stopped.insert(message.agreement.clone());
+            }
+            Sent::Done {
+                bytes,
+                outcome: Outcome::Acknowledged,
+            } => {
+                let ack = acknowledgement(partner, &message, bytes, now);
+                self.state().acknowledge(&message.batch, at, &ack).await?;
+                report.acknowledged += 1;
+                info!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, kind = %message.kind, records = message.records, "Batch delivered");
+            }
+            Sent::Done {
+                outcome:
+                    Outcome::Refused {
+                        status,
+                        message: said,
+                    },
+                ..
+            } => {
+                warn!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, status, "Partner refused a batch");
+                self.state()
+                    .record_failure(&message.batch, at, &format!("HTTP {status}: {said}"), true)
+                    .await?;
+                report.holds.insert(
+                    message.agreement.clone(),
+                    Hold::Refused {
+                        status,
+                        message: said,
+                    },
+                );
+                *report.pending.entry(message.agreement.clone()).or_default() += 1;
+                window.stopped.insert(message.agreement.clone());
+            }
+            Sent::Done {
+                outcome: Outcome::Failed { error },
+                ..
+            } => {
+                warn!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, %error, "Partner unreachable; batch kept for the next pass");
+                self.state()
+                    .record_failure(&message.batch, at, &error, false)
+                    .await?;
+                report
+                    .holds
+                    .insert(message.agreement.clone(), Hold::Unreachable { error });
+                *report.pending.entry(message.agreement.clone()).or_default() += 1;
+                window.unreachable = true;
             }
         }
         Ok(())
@@ -245,9 +297,66 @@ impl Controller {
     }
 }
 
+/// Records batches on their way to one partner at once.
+const IN_FLIGHT: usize = 4;
+
+/// The sends to one partner on their way, and what stops further ones.
+#[derive(Default)]
+struct Window {
+    in_flight: VecDeque<(Pending, JoinHandle<Sent>)>,
+    /// Agreements a refusal stopped for this pass.
+    stopped: BTreeSet<String>,
+    /// Whether the partner could not be reached: nothing more goes to it this pass.
+    unreachable: bool,
+}
+
+/// How sending one message ended.
+enum Sent {
+    /// Its body could not be read or opened.
+    Unreadable(String),
+    /// It was sent, `bytes` long.
+    Done { bytes: usize, outcome: Outcome },
+}
+
+/// Reads, opens and sends one message, in a task of its own.
+async fn send_one(
+    cache: Arc<Cache>,
+    endpoint: Arc<Endpoint>,
+    retry: RetryPolicy,
+    school: String,
+    batch: String,
+) -> Sent {
+    let sealed = match cache.state().sealed(&batch).await {
+        Ok(sealed) => sealed,
+        Err(error) => return Sent::Unreadable(error.to_string()),
+    };
+    let body = match cache.open_message(&school, &batch, &sealed).await {
+        Ok(body) => body,
+        Err(error) => return Sent::Unreadable(error.to_string()),
+    };
+    let outcome = endpoint.send(&batch, &body, &retry).await;
+    Sent::Done {
+        bytes: body.len(),
+        outcome,
+    }
+}
+
+async fn finished(task: JoinHandle<Sent>) -> Sent {
+    match task.await {
+        Ok(sent) => sent,
+        // Sending never panics by itself; carry on a panic from below.
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
 /// The ledger entry confirming a message: for a deletion notice it names the people, so
 /// one person's acknowledged deletions are found with their other entries.
-fn acknowledgement(partner: &Partner, message: &Pending, body: &[u8], now: Timestamp) -> EntryBody {
+fn acknowledgement(
+    partner: &Partner,
+    message: &Pending,
+    bytes: usize,
+    now: Timestamp,
+) -> EntryBody {
     EntryBody {
         kind: EntryKind::Acknowledgement,
         at: now.to_string(),
@@ -259,7 +368,7 @@ fn acknowledgement(partner: &Partner, message: &Pending, body: &[u8], now: Times
         fields: Vec::new(),
         subjects: message.subjects.clone(),
         records: message.records,
-        bytes: body.len() as u64,
+        bytes: bytes as u64,
         batch: message.batch.clone(),
         reason: message.kind.clone(),
     }

@@ -116,11 +116,13 @@ pub struct HeldPlace {
 }
 
 impl State {
-    /// Commits a message: its outbox row, the ledger entries that record it, and the
-    /// holdings it changes, all or nothing. Returns the ledger entries written.
-    pub async fn commit_message(
+    /// Commits messages: their outbox rows, the ledger entries that record them, and the
+    /// holdings they change, all or nothing, in the order given. Returns the ledger
+    /// entries written. Several messages share one transaction so that a large delivery
+    /// pays for one commit per group rather than one per batch.
+    pub async fn commit_messages(
         &self,
-        message: &NewMessage<'_>,
+        messages: &[NewMessage<'_>],
         ledger: &[EntryBody],
     ) -> Result<Vec<Entry>, StateError> {
         let mut tx = self
@@ -128,32 +130,34 @@ impl State {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StateError::query("start committing a message"))?;
-        sqlx::query(
-            "INSERT INTO outbox (batch, partner, agreement, school, kind, mode, sealed, records, subjects, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(message.batch)
-        .bind(message.partner)
-        .bind(message.agreement)
-        .bind(message.school)
-        .bind(message.kind)
-        .bind(message.mode)
-        .bind(message.sealed)
-        .bind(i64::try_from(message.records).unwrap_or(i64::MAX))
-        .bind(serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into()))
-        .bind(message.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(StateError::query("write a message to the outbox"))?;
-        for change in message.changes {
-            apply(
-                &mut tx,
-                message.agreement,
-                message.school,
-                message.partner,
-                change,
+        for message in messages {
+            sqlx::query(
+                "INSERT INTO outbox (batch, partner, agreement, school, kind, mode, sealed, records, subjects, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
-            .await?;
+            .bind(message.batch)
+            .bind(message.partner)
+            .bind(message.agreement)
+            .bind(message.school)
+            .bind(message.kind)
+            .bind(message.mode)
+            .bind(message.sealed)
+            .bind(i64::try_from(message.records).unwrap_or(i64::MAX))
+            .bind(serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into()))
+            .bind(message.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(StateError::query("write a message to the outbox"))?;
+            for change in message.changes {
+                apply(
+                    &mut tx,
+                    message.agreement,
+                    message.school,
+                    message.partner,
+                    change,
+                )
+                .await?;
+            }
         }
         let entries = append_in(&mut tx, ledger).await?;
         tx.commit()
@@ -254,6 +258,30 @@ impl State {
         .await
         .map_err(StateError::query("read the outbox"))?;
         Ok(rows.iter().map(pending_from_row).collect())
+    }
+
+    /// Messages not yet acknowledged, as [`State::pending`] gives them but without their
+    /// bodies, which [`State::sealed`] reads one at a time: a large backlog is sent without
+    /// holding every body in memory.
+    pub async fn pending_heads(&self) -> Result<Vec<Pending>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, batch, partner, agreement, school, kind, mode, X'' AS sealed, records, subjects, \
+             created_at, attempts, last_error, refused FROM outbox WHERE acked_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StateError::query("read the outbox"))?;
+        Ok(rows.iter().map(pending_from_row).collect())
+    }
+
+    /// The sealed body of a message.
+    pub async fn sealed(&self, batch: &str) -> Result<Vec<u8>, StateError> {
+        let row = sqlx::query("SELECT sealed FROM outbox WHERE batch = ?")
+            .bind(batch)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StateError::query("read a message from the outbox"))?;
+        Ok(row.get("sealed"))
     }
 
     /// Drops undelivered messages of a school whose key was destroyed: they can no longer
