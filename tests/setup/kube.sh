@@ -4,8 +4,8 @@
 # ~/.cache/accord/kube/<version>/ and is built only when it is missing there, so a warm
 # cache costs nothing and a cold one builds everything from the pinned modules.
 #
-# ACCORD_KUBE_BIN overrides the folder; ACCORD_GO_JOBS sets `go build -p` (default 1,
-# because other builds share a 2-core machine).
+# ACCORD_KUBE_BIN overrides the folder; ACCORD_GO_JOBS sets `go build -p`: by default 2
+# in CI, where nothing else builds meanwhile, and 1 elsewhere, where other builds may.
 set -euo pipefail
 cd "$(dirname "$0")/../kube"
 
@@ -17,7 +17,9 @@ fi
 kubernetes=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 helm=$(cd helm && go list -m -f '{{.Version}}' helm.sh/helm/v4)
 bin="${ACCORD_KUBE_BIN:-$HOME/.cache/accord/kube/$kubernetes-helm-$helm}"
-jobs="${ACCORD_GO_JOBS:-1}"
+default_jobs=1
+[[ "${CI:-}" == true ]] && default_jobs=2
+jobs="${ACCORD_GO_JOBS:-$default_jobs}"
 mkdir -p "$bin"
 
 export GOFLAGS="-trimpath -buildvcs=false"
@@ -43,4 +45,5 @@ build helm helm.sh/helm/v4/cmd/helm helm
 
 echo "kube binaries ready in $bin ($((SECONDS - started))s)"
 # The tests read this file to find the binaries.
-echo "$bin" > "${ACCORD_KUBE_BIN_FILE:-$HOME/.cache/accord/kube/current}"
+mkdir -p "$HOME/.cache/accord/kube"
+echo "$bin" > "$HOME/.cache/accord/kube/current"
