@@ -50,7 +50,7 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
     );
 
     let state = dir.path().join("state");
-    let _operator = Operator::start(
+    let operator = Operator::start(
         env,
         &kubeconfig,
         ns,
@@ -74,6 +74,18 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
         String::from_utf8_lossy(&waited.stderr),
         env.kubectl_ok(&["get", "dsa", "-n", ns, "-o", "yaml"])
     );
+
+    // The probes answer, and the metrics count the passes of the replica that leads.
+    assert_eq!(operator.probe("/healthz").as_deref(), Some("ok"));
+    assert_eq!(operator.probe("/readyz").as_deref(), Some("ok"));
+    let metrics = operator.probe("/metrics").unwrap();
+    assert!(metrics.contains("accord_operator_leader 1"), "{metrics}");
+    let passes: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("accord_operator_passes_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passes >= 1, "{metrics}");
 
     // The printer columns carry the ledger's figures, and they agree with the partner.
     let table = env.kubectl_ok(&["get", "dsa", "-n", ns]);
@@ -400,6 +412,8 @@ fn a_second_replica_takes_over_when_the_leader_is_killed_mid_pass() {
 struct Operator {
     child: Option<Child>,
     log: PathBuf,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    probes: String,
 }
 
 impl Operator {
@@ -417,11 +431,13 @@ impl Operator {
             .dir
             .path()
             .join(format!("operator-{namespace}-{identity}.log"));
+        let dirs = local_dirs(state, &work);
+        let probes = dirs[5].clone();
         let mut command = Command::new(env!("CARGO_BIN_EXE_accord"));
         command
             .args(["operator", "--namespace", namespace, "--identity", identity])
             .args(["--lease-seconds", "4"])
-            .args(local_dirs(state, &work))
+            .args(&dirs)
             .arg("--mis-root")
             .arg(mis_root)
             .args(partners.resolve_args())
@@ -433,7 +449,24 @@ impl Operator {
         Operator {
             child: Some(command.spawn().unwrap()),
             log,
+            probes,
         }
+    }
+
+    /// The body of `GET path` on the probes port, or `None` when it does not answer 200.
+    fn probe(&self, path: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.probes).ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.probes
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
     }
 
     /// SIGKILL: no chance to give up the Lease or finish the pass.
