@@ -7,7 +7,8 @@
 //! (reading schools' MIS data in its standard formats, and an invented school for demos
 //! and tests), `delivery` (what each partner may receive, and the signed messages that carry
 //! it), `partner` (a partner's receiving end, for demos and tests), `tls` (certificates for
-//! Accord's HTTPS servers), and `cli` (the `accord` command).
+//! Accord's HTTPS servers), `operator` (the controller inside a cluster), and `cli` (the
+//! `accord` command).
 
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod ledger;
 pub mod manifest;
 pub mod mis;
+pub mod operator;
 pub mod partner;
 pub mod plan;
 pub mod resources;

@@ -9,6 +9,7 @@ mod demo;
 mod keys;
 mod locate;
 mod mis;
+mod operator;
 mod partner;
 mod plan;
 mod run;
@@ -51,6 +52,8 @@ enum Command {
     Partner(partner::PartnerCommand),
     /// The embedded controller: converge a folder of YAML, with state in SQLite.
     Run(run::Args),
+    /// The controller inside a Kubernetes cluster: the five kinds from the apiserver.
+    Operator(operator::Args),
     /// The example Trust end to end on this machine: partners, controller and pull API.
     Demo(demo::Args),
     /// Every resource and its status, from the state `accord run` keeps.
@@ -77,6 +80,7 @@ pub fn run() -> ExitCode {
         Command::Mis(command) => mis::run(command),
         Command::Partner(command) => partner::run(command),
         Command::Run(args) => run::run(args),
+        Command::Operator(args) => operator::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Status(args) => status::run(args),
         Command::Locate(args) => locate::run(args),

@@ -44,7 +44,7 @@ pub struct Args {
     listen: SocketAddr,
 }
 
-fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
+pub(super) fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
     let (host, address) = text
         .split_once('=')
         .ok_or_else(|| "write HOST=IP:PORT, e.g. homework-hub.example=127.0.0.1:8443".to_owned())?;
