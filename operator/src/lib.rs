@@ -25,6 +25,7 @@ pub mod manifest;
 pub mod mis;
 pub mod partner;
 pub mod plan;
+pub mod portal;
 pub mod resources;
 pub mod signing;
 pub mod state;
