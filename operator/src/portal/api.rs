@@ -3,6 +3,8 @@
 //! anything, the session's CSRF token as `X-CSRF-Token`) or a portal token as
 //! `Authorization: Bearer`. A person's sourcedId travels only in POST bodies.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,9 +14,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::{CSRF_HEADER, Caller, Refused, attempt, caller};
+use super::index::FlowIndex;
 use super::lookup::{self, Unavailable};
 use super::pages::{Produced, produce};
 use super::{Shared, flowmap, index, reports};
+use crate::api::Snapshot;
 
 /// The API routes.
 pub fn router() -> Router<Shared> {
@@ -53,8 +57,8 @@ fn unauthorised() -> Response {
     )
 }
 
-fn unavailable(why: Unavailable) -> Response {
-    refusal(StatusCode::SERVICE_UNAVAILABLE, &why.to_string())
+fn unavailable(why: Unavailable) -> Refused {
+    refusal(StatusCode::SERVICE_UNAVAILABLE, &why.to_string()).into()
 }
 
 /// The body of every refusal to show a person, whether or not they exist.
@@ -79,6 +83,16 @@ fn authorised_change(shared: &Shared, headers: &HeaderMap) -> Result<Caller, Ref
     }
 }
 
+/// The caller, with the declaration in force and the ledger's figures.
+async fn reading(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<(Caller, Arc<Snapshot>, Arc<FlowIndex>), Refused> {
+    let caller = authenticated(shared, headers)?;
+    let (snapshot, index) = lookup::current(shared).await.map_err(unavailable)?;
+    Ok((caller, snapshot, index))
+}
+
 async fn session(State(shared): State<Shared>, headers: HeaderMap) -> Response {
     let caller = attempt!(authenticated(&shared, &headers));
     Json(json!({
@@ -91,14 +105,12 @@ async fn session(State(shared): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn flows(State(shared): State<Shared>, headers: HeaderMap) -> Response {
-    let caller = attempt!(authenticated(&shared, &headers));
-    let (snapshot, index) = attempt!(lookup::current(&shared).await.map_err(unavailable));
+    let (caller, snapshot, index) = attempt!(reading(&shared, &headers).await);
     Json(flowmap::graph(&snapshot.resources, &index, &caller.viewer)).into_response()
 }
 
 async fn agreements(State(shared): State<Shared>, headers: HeaderMap) -> Response {
-    let caller = attempt!(authenticated(&shared, &headers));
-    let (snapshot, index) = attempt!(lookup::current(&shared).await.map_err(unavailable));
+    let (caller, snapshot, index) = attempt!(reading(&shared, &headers).await);
     let seen = index::agreements(&snapshot.resources, &index, &caller.viewer);
     Json(json!({ "agreements": seen })).into_response()
 }
@@ -108,8 +120,7 @@ async fn agreement(
     headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    let caller = attempt!(authenticated(&shared, &headers));
-    let (snapshot, index) = attempt!(lookup::current(&shared).await.map_err(unavailable));
+    let (caller, snapshot, index) = attempt!(reading(&shared, &headers).await);
     let key = format!("{namespace}/{name}");
     match index::agreements(&snapshot.resources, &index, &caller.viewer)
         .into_iter()
@@ -126,16 +137,14 @@ async fn agreement(
 }
 
 async fn locations(State(shared): State<Shared>, headers: HeaderMap) -> Response {
-    let caller = attempt!(authenticated(&shared, &headers));
-    let (snapshot, index) = attempt!(lookup::current(&shared).await.map_err(unavailable));
+    let (caller, snapshot, index) = attempt!(reading(&shared, &headers).await);
     let rolls = lookup::rolls(&shared).await;
     let places = index::places(&snapshot.resources, &index, &caller.viewer, &rolls);
     Json(json!({ "places": places })).into_response()
 }
 
 async fn record_of_processing(State(shared): State<Shared>, headers: HeaderMap) -> Response {
-    let caller = attempt!(authenticated(&shared, &headers));
-    let (snapshot, index) = attempt!(lookup::current(&shared).await.map_err(unavailable));
+    let (caller, snapshot, index) = attempt!(reading(&shared, &headers).await);
     let seen = index::agreements(&snapshot.resources, &index, &caller.viewer);
     let rows: Vec<Value> = reports::art30_rows(&snapshot.resources, &index, &seen)
         .into_iter()
@@ -183,7 +192,7 @@ async fn locate(
         ))
         .into_response(),
         Ok(None) => refusal(StatusCode::NOT_FOUND, NO_RECORD),
-        Err(why) => unavailable(why),
+        Err(why) => unavailable(why).into_response(),
     }
 }
 
