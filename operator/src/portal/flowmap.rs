@@ -72,13 +72,7 @@ pub fn graph(resources: &ResourceSet, index: &FlowIndex, viewer: &Viewer) -> Flo
         if !viewer.sees(&key) {
             continue;
         }
-        let people = index
-            .flows
-            .values()
-            .flat_map(|f| f.people.iter().filter(|(s, _)| *s == key))
-            .map(|(_, p)| p)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
+        let people = index.school_people.get(&key).copied().unwrap_or(0);
         map.schools.push(Node {
             label: school.spec.display_name.clone(),
             detail: location_text(&school.spec.data_location),
@@ -127,29 +121,9 @@ pub fn graph(resources: &ResourceSet, index: &FlowIndex, viewer: &Viewer) -> Flo
     }
     // A partner's people are counted once however many agreements bring them.
     for partner in &mut map.partners {
-        let people: std::collections::BTreeSet<&(String, String)> = index
-            .flows
-            .iter()
-            .filter(|(key, _)| {
-                resources
-                    .agreements
-                    .iter()
-                    .any(|a| ObjectKey::of(a).to_string() == **key && partner_key(a) == partner.key)
-            })
-            .flat_map(|(_, f)| f.people.iter().filter(|(s, _)| viewer.sees(s)))
-            .collect();
-        partner.people = people.len();
+        partner.people = index.partner_people_seen(&partner.key, viewer);
     }
     map
-}
-
-fn partner_key(agreement: &crate::resources::DataSharingAgreement) -> String {
-    use kube::ResourceExt;
-    format!(
-        "{}/{}",
-        agreement.namespace().unwrap_or_default(),
-        agreement.spec.partner
-    )
 }
 
 fn partner_node(resources: &ResourceSet, key: &str) -> Node {

@@ -24,6 +24,12 @@ pub struct FlowIndex {
     pub flows: BTreeMap<String, AgreementFlows>,
     /// Per agreement, every share and deletion notice, oldest first.
     pub events: BTreeMap<String, Vec<FlowEvent>>,
+    /// Per agreement and school, the people the partner holds.
+    pub held: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Per school, the people some partner holds.
+    pub school_people: BTreeMap<String, usize>,
+    /// Per partner and school, the people the partner holds under any agreement.
+    pub partner_people: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 /// One share or deletion notice under an agreement: no one named, only how many.
@@ -82,24 +88,78 @@ impl FlowIndex {
                     reason: body.reason.clone(),
                 });
         }
+        let partners: BTreeMap<&str, &str> = entries
+            .iter()
+            .map(|e| (e.body.agreement.as_str(), e.body.partner.as_str()))
+            .collect();
+        let flows = agreement_flows(entries);
+
+        // Counted once here, so a page never walks every person the ledger names.
+        let mut held: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        let mut at_school: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut at_partner: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+        for (agreement, flow) in &flows {
+            let partner = partners
+                .get(agreement.as_str())
+                .copied()
+                .unwrap_or_default();
+            let counts = held.entry(agreement.clone()).or_default();
+            for (school, person) in &flow.people {
+                *counts.entry(school.clone()).or_default() += 1;
+                at_school.entry(school).or_default().insert(person);
+                at_partner
+                    .entry((partner, school))
+                    .or_default()
+                    .insert(person);
+            }
+        }
+        let mut partner_people: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        for ((partner, school), people) in at_partner {
+            partner_people
+                .entry(partner.to_owned())
+                .or_default()
+                .insert(school.to_owned(), people.len());
+        }
+        let school_people = at_school
+            .into_iter()
+            .map(|(s, p)| (s.to_owned(), p.len()))
+            .collect();
         FlowIndex {
             seq: entries.last().map_or(0, |e| e.seq),
-            flows: agreement_flows(entries),
+            school_people,
+            partner_people,
+            held,
+            flows,
             events,
         }
     }
 
     /// People the agreement's partner holds from one school.
     pub fn people_at(&self, agreement: &str, school: &str) -> usize {
-        self.flows
+        self.held
             .get(agreement)
-            .map_or(0, |f| f.people.iter().filter(|(s, _)| s == school).count())
+            .and_then(|h| h.get(school))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// People the agreement's partner holds from the schools the viewer sees.
     pub fn people_seen(&self, agreement: &str, viewer: &Viewer) -> usize {
-        self.flows.get(agreement).map_or(0, |f| {
-            f.people.iter().filter(|(s, _)| viewer.sees(s)).count()
+        self.held.get(agreement).map_or(0, |h| {
+            h.iter()
+                .filter(|(s, _)| viewer.sees(s))
+                .map(|(_, n)| n)
+                .sum()
+        })
+    }
+
+    /// People the partner (`namespace/name`) holds from the schools the viewer sees.
+    pub fn partner_people_seen(&self, partner: &str, viewer: &Viewer) -> usize {
+        self.partner_people.get(partner).map_or(0, |h| {
+            h.iter()
+                .filter(|(s, _)| viewer.sees(s))
+                .map(|(_, n)| n)
+                .sum()
         })
     }
 
@@ -234,14 +294,10 @@ pub fn places(
         if viewer.school.is_some() && mine.is_empty() {
             continue;
         }
-        let people: BTreeSet<&(String, String)> = mine
-            .iter()
-            .filter_map(|a| index.flows.get(&a.key))
-            .flat_map(|f| f.people.iter().filter(|(s, _)| viewer.sees(s)))
-            .collect();
+        let people = index.partner_people_seen(&key, viewer);
         place(&mut places, &partner.spec.data_location)
             .partners
-            .push((key, people.len()));
+            .push((key, people));
     }
     places.into_values().collect()
 }
