@@ -198,7 +198,10 @@ pub struct Session {
     pub expires: SystemTime,
 }
 
-/// The server-side session store. Sessions live in memory: a restart signs everyone out.
+/// The server-side session store.
+///
+/// Limitation: sessions live in memory, so a restart signs everyone out and replicas do
+/// not share them.
 #[derive(Debug, Default)]
 pub struct Sessions {
     by_id: Mutex<HashMap<String, Session>>,

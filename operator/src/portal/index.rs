@@ -175,6 +175,9 @@ impl FlowIndex {
 }
 
 /// The latest index, rebuilt when the ledger has grown.
+///
+/// Limitation: the rebuild reads every ledger entry; the first page after a new entry pays
+/// for it.
 #[derive(Debug, Default)]
 pub struct IndexCache {
     latest: Mutex<Option<Arc<FlowIndex>>>,
