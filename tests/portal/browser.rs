@@ -402,7 +402,19 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    // Asked to shut down, chromedriver closes its browsers too, even after a failed step
+    // left the session open; killing it alone would leave Chromium running.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let address = self.url.trim_start_matches("http://").to_owned();
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = stream.write_all(b"GET /shutdown HTTP/1.0\r\n\r\n");
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
