@@ -20,6 +20,7 @@ echo "== lints"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== tests"
 bash tests/setup/kube.sh
+bash tests/setup/chromium.sh
 cargo test --locked
 echo "== the example Trust validates"
 "$CARGO_TARGET_DIR/debug/accord" validate examples/

@@ -27,6 +27,7 @@ pub mod mis;
 pub mod operator;
 pub mod partner;
 pub mod plan;
+pub mod portal;
 pub mod resources;
 pub mod signing;
 pub mod state;

@@ -1,5 +1,6 @@
-//! The HTTP face of the controller: the partner pull API under `/partner/v1/`, served by
-//! `accord run` (and later the portal beside it) on one address.
+//! The HTTP face of the controller: the partner pull API under `/partner/v1/` and the
+//! transparency portal under `/portal/`, served by `accord run` and `accord demo` on one
+//! address.
 //!
 //! The controller publishes a [`Snapshot`] of what it applied after every pass; handlers
 //! read the latest one, so a request is always answered under one consistent declaration.
@@ -41,11 +42,13 @@ pub struct ApiContext {
     pub secrets: SecretsDir,
     /// The declared folder, which MIS paths are relative to.
     pub base: PathBuf,
+    /// The portal's configuration and sessions; the default lets nobody sign in.
+    pub portal: Arc<crate::portal::Portal>,
 }
 
 /// Every route the controller serves.
 pub fn router(context: ApiContext) -> axum::Router {
-    pull::router(context)
+    pull::router(context.clone()).merge(crate::portal::router(context))
 }
 
 /// The API serving in the background, from [`spawn`].
@@ -79,7 +82,7 @@ pub fn spawn(
             })
             .await
     });
-    tracing::info!(%address, "Partner API listening");
+    tracing::info!(%address, "Partner API and portal listening");
     Ok(RunningApi {
         address,
         stop,

@@ -26,9 +26,12 @@ pub struct Args {
     /// Converge once, show the results and exit.
     #[arg(long)]
     once: bool,
-    /// Where to serve the partner pull API.
+    /// Where to serve the partner pull API and the portal.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
+    /// The portal; without --portal-tokens the demo issues a DPO and a school-staff token.
+    #[command(flatten)]
+    portal: super::run::PortalArgs,
 }
 
 /// Runs `accord demo`.
@@ -78,7 +81,17 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let api = crate::api::spawn(listener, controller.api_context())?;
+    let mut portal_args = args.portal.clone();
+    let issued = if portal_args.portal_tokens.is_none() {
+        let (file, issued) = issue_demo_tokens(&args.state, &resources)?;
+        portal_args.portal_tokens = Some(file);
+        issued
+    } else {
+        Vec::new()
+    };
+    let mut context = controller.api_context();
+    context.portal = std::sync::Arc::new(portal_args.portal(&args.path)?);
+    let api = crate::api::spawn(listener, context)?;
 
     let outcome = controller.reconcile(Timestamp::now()).await?;
     for failure in &outcome.failures {
@@ -86,6 +99,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     }
     pull_as_partners(&partners, api.address).await;
     print_where_to_look(&args, &partners, api.address);
+    print_sign_in(api.address, &issued);
 
     if !args.once {
         println!(
@@ -177,4 +191,71 @@ fn print_where_to_look(args: &Args, partners: &RunningPartners, api: std::net::S
         "  http://{api}/partner/v1/                   the pull API (bearer token in {})",
         args.state.join("partners/<partner>/pull-token").display()
     );
+}
+
+/// A token the demo issued: what it is for, and the file holding it.
+struct Issued {
+    who: String,
+    file: PathBuf,
+}
+
+/// Issues a Trust DPO token and a school-staff token for the first school, valid for 30
+/// days, into `<state>/portal/`; each token is kept in a file of its own, mode 0600.
+fn issue_demo_tokens(
+    state: &std::path::Path,
+    resources: &crate::resources::ResourceSet,
+) -> anyhow::Result<(PathBuf, Vec<Issued>)> {
+    use crate::portal::auth::{Role, TokensFile};
+    let dir = state.join("portal");
+    let expires = Timestamp::now()
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_hours(30 * 24))
+        .context("cannot compute the tokens' expiry")?;
+    let mut file = TokensFile::default();
+    let mut issued = Vec::new();
+    let school = resources
+        .schools
+        .first()
+        .map(|s| crate::resources::ObjectKey::of(s).to_string());
+    let wanted = [(
+        Role::TrustDpo,
+        None,
+        "demo-dpo",
+        "dpo-token",
+        "the Trust DPO".to_owned(),
+    )]
+    .into_iter()
+    .chain(school.map(|s| {
+        let who = format!("staff of {s}");
+        (
+            Role::SchoolStaff,
+            Some(s),
+            "demo-school-staff",
+            "staff-token",
+            who,
+        )
+    }));
+    for (role, school, label, name, who) in wanted {
+        let token = file
+            .issue(role, school, label, expires)
+            .context("cannot make a random token")?;
+        let path = dir.join(name);
+        crate::portal::auth::write_private(&path, token.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        issued.push(Issued { who, file: path });
+    }
+    let tokens = dir.join("tokens.yaml");
+    file.save(&tokens)
+        .with_context(|| format!("cannot write {}", tokens.display()))?;
+    Ok((tokens, issued))
+}
+
+fn print_sign_in(api: std::net::SocketAddr, issued: &[Issued]) {
+    println!("  http://{api}/portal/                      the transparency portal");
+    for token in issued {
+        println!(
+            "    sign in as {} with the token in {}",
+            token.who,
+            token.file.display()
+        );
+    }
 }

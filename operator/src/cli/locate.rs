@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use serde_json::json;
 
 use crate::ledger::summary::{PersonAtPartner, person_flows};
 use crate::ledger::{EntryKind, LedgerStore, SqliteLedger};
+use crate::portal::reports::subject_access_json;
 use crate::state::State;
 
 /// Arguments of `accord locate`.
@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.output == "json" {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&report_json(
+                serde_json::to_string_pretty(&subject_access_json(
                     &args.sourced_id,
                     &school,
                     &flows,
@@ -133,29 +133,4 @@ fn report_text(
         out.push_str(&format!("\n  erased from Accord's cache at {at}\n"));
     }
     out
-}
-
-fn report_json(
-    subject: &str,
-    school: &str,
-    flows: &[PersonAtPartner],
-    erased: Option<&str>,
-) -> serde_json::Value {
-    json!({
-        "sourcedId": subject,
-        "school": school,
-        "erasedFromCacheAt": erased,
-        "partners": flows.iter().map(|f| json!({
-            "partner": f.partner,
-            "agreement": f.agreement,
-            "partnerLocation": f.partner_location,
-            "fields": f.fields,
-            "firstShared": f.first_shared,
-            "lastShared": f.last_shared,
-            "delivered": f.delivered,
-            "deletionNotice": f.notified_at,
-            "deletionReason": f.reason,
-            "acknowledged": f.acknowledged_at,
-        })).collect::<Vec<_>>(),
-    })
 }

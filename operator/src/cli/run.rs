@@ -39,9 +39,46 @@ pub struct Args {
     /// (repeatable); the partner's certificate is still checked against HOST.
     #[arg(long, value_name = "HOST=IP:PORT", value_parser = parse_resolve)]
     resolve: Vec<(String, SocketAddr)>,
-    /// Where to serve the partner pull API (not with --once).
+    /// Where to serve the partner pull API and the portal (not with --once).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    #[command(flatten)]
+    portal: PortalArgs,
+}
+
+/// How the portal is served, shared by `accord run` and `accord demo`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PortalArgs {
+    /// The portal's sign-in tokens: YAML listing each token's sha256, role, school and
+    /// expiry (see docs/portal.md). Without it nobody can sign in.
+    #[arg(long, value_name = "FILE")]
+    pub portal_tokens: Option<PathBuf>,
+    /// Let the portal write the ConsentRule YAML it produces into PATH, the watched folder.
+    /// Without it the portal only shows the YAML and its diff to commit.
+    #[arg(long)]
+    pub portal_writes: bool,
+    /// Mark the portal's session cookie Secure: set it when a TLS proxy fronts the portal.
+    #[arg(long)]
+    pub portal_secure_cookies: bool,
+    /// How long a portal session lasts, in minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 480)]
+    pub portal_session_minutes: u64,
+}
+
+impl PortalArgs {
+    /// The portal these arguments describe, serving the Trust in `path`.
+    pub fn portal(&self, path: &std::path::Path) -> anyhow::Result<crate::portal::Portal> {
+        if let Some(tokens) = &self.portal_tokens {
+            crate::portal::auth::TokensFile::load(tokens)?;
+        }
+        let mut portal = crate::portal::Portal::new(
+            self.portal_tokens.clone(),
+            self.portal_writes.then(|| path.to_path_buf()),
+        );
+        portal.secure_cookies = self.portal_secure_cookies;
+        portal.session_length = std::time::Duration::from_secs(self.portal_session_minutes * 60);
+        Ok(portal)
+    }
 }
 
 pub(super) fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
@@ -91,7 +128,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let api = crate::api::spawn(listener, controller.api_context())?;
+    let mut context = controller.api_context();
+    context.portal = std::sync::Arc::new(args.portal.portal(&args.path)?);
+    let api = crate::api::spawn(listener, context)?;
     controller.run(shutdown()).await?;
     api.stop().await;
     Ok(ExitCode::SUCCESS)

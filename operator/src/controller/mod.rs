@@ -112,6 +112,7 @@ impl Controller {
             published: self.published.subscribe(),
             secrets: self.options.secrets.clone(),
             base: self.options.path.clone(),
+            portal: Default::default(),
         }
     }
 

@@ -19,6 +19,16 @@ impl SqliteLedger {
     pub fn new(state: State) -> SqliteLedger {
         SqliteLedger { state }
     }
+
+    /// The sequence number of the last entry, 0 when the ledger is empty: a cheap way to
+    /// tell whether anything was appended since a reader last looked.
+    pub async fn last_seq(&self) -> Result<i64, StateError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM ledger")
+            .fetch_one(self.state.pool())
+            .await
+            .map_err(StateError::query("read the ledger's last position"))?;
+        Ok(row.get("seq"))
+    }
 }
 
 impl LedgerStore for SqliteLedger {
