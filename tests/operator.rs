@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{Partners, Trust, examples};
 use kube_env::{KubeEnv, env};
+use sha2::Digest as _;
 
 /// The release name the tests install the chart under; the ServiceAccount is
 /// `<release>-operator`.
@@ -86,6 +87,17 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(passes >= 1, "{metrics}");
+
+    // The leader serves the portal too, signing in with the tokens from its mounted file;
+    // its flow map names the partners the ledger records.
+    let (status, _) = operator.portal("/portal/api/v1/flows", None);
+    assert_eq!(status, 401, "the portal answered without a token");
+    let (status, flows) = operator.portal("/portal/api/v1/flows", Some(DPO_TOKEN));
+    assert_eq!(status, 200, "{flows}");
+    assert!(
+        flows.contains("homework-hub") && flows.contains("ashby-primary"),
+        "{flows}"
+    );
 
     // The printer columns carry the ledger's figures, and they agree with the partner.
     let table = env.kubectl_ok(&["get", "dsa", "-n", ns]);
@@ -414,7 +426,12 @@ struct Operator {
     log: PathBuf,
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     probes: String,
+    /// Where the pull API and the portal are served.
+    api: String,
 }
+
+/// The Trust DPO's portal token every test operator accepts.
+const DPO_TOKEN: &str = "operator-test-dpo-token";
 
 impl Operator {
     fn start(
@@ -433,11 +450,28 @@ impl Operator {
             .join(format!("operator-{namespace}-{identity}.log"));
         let dirs = local_dirs(state, &work);
         let probes = dirs[5].clone();
+        let api = dirs[7].clone();
+        // The portal's tokens file, as the chart mounts it from a Secret.
+        let tokens = env
+            .dir
+            .path()
+            .join(format!("portal-tokens-{namespace}-{identity}.yaml"));
+        let digest = sha2::Sha256::digest(DPO_TOKEN.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(
+            &tokens,
+            format!(
+                "tokens:\n  - sha256: {hex}\n    role: trust-dpo\n    label: dpo-office\n    expires: 2099-01-01T00:00:00Z\n"
+            ),
+        )
+        .unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_accord"));
         command
             .args(["operator", "--namespace", namespace, "--identity", identity])
             .args(["--lease-seconds", "4"])
             .args(&dirs)
+            .arg("--portal-tokens")
+            .arg(&tokens)
             .arg("--mis-root")
             .arg(mis_root)
             .args(partners.resolve_args())
@@ -450,7 +484,35 @@ impl Operator {
             child: Some(command.spawn().unwrap()),
             log,
             probes,
+            api,
         }
+    }
+
+    /// `GET path` on the API port with an optional bearer token: the status and the body.
+    fn portal(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.api) else {
+            return (0, String::new());
+        };
+        let authorization = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "GET {path} HTTP/1.0\r\nHost: {}\r\n{authorization}\r\n",
+            self.api
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or_default();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, body.to_owned())
     }
 
     /// The body of `GET path` on the probes port, or `None` when it does not answer 200.
@@ -739,6 +801,22 @@ fn the_chart_lints_and_renders_restricted_pods_and_namespaced_rbac() {
     assert_eq!(
         container["capabilities"]["drop"],
         serde_json::json!(["ALL"])
+    );
+
+    // The portal's tokens come from a Secret mounted read-only, named in the values.
+    let with_tokens = helm(&[
+        "template",
+        RELEASE,
+        chart.to_str().unwrap(),
+        "--set",
+        "portalTokensSecret=accord-portal-tokens",
+    ]);
+    assert!(with_tokens.status.success());
+    let text = String::from_utf8_lossy(&with_tokens.stdout);
+    assert!(
+        text.contains("--portal-tokens=/etc/accord/portal/tokens.yaml")
+            && text.contains("secretName: accord-portal-tokens"),
+        "{text}"
     );
 
     // values.schema.json refuses a value it does not know.

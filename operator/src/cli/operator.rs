@@ -45,9 +45,11 @@ pub struct Args {
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8081")]
     probes: SocketAddr,
-    /// Where the leader serves the partner pull API.
+    /// Where the leader serves the partner pull API and the portal.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
+    #[command(flatten)]
+    portal: super::run::PortalArgs,
 }
 
 /// Runs `accord operator`.
@@ -63,6 +65,14 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| format!("accord-{}", std::process::id())),
     };
+    // The declaration in a cluster comes from the apiserver, written there from git: the
+    // portal has no folder to write consent rules into, only YAML to hand over.
+    if args.portal.portal_writes {
+        anyhow::bail!(
+            "--portal-writes has no watched folder to write into under the operator: commit the ConsentRule YAML the portal produces to the Trust's repository instead"
+        );
+    }
+    let portal = args.portal.portal(&args.work)?;
     let settings = Settings {
         namespace: args.namespace,
         state: args.state,
@@ -76,6 +86,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         lease_seconds: args.lease_seconds,
         probes: args.probes,
         listen: args.listen,
+        portal: std::sync::Arc::new(portal),
     };
     let client = kube::Client::try_default()
         .await

@@ -64,8 +64,10 @@ pub struct Settings {
     pub lease_seconds: u64,
     /// Where `/healthz`, `/readyz` and `/metrics` are served.
     pub probes: SocketAddr,
-    /// Where the leader serves the partner pull API.
+    /// Where the leader serves the partner pull API and the portal.
     pub listen: SocketAddr,
+    /// The portal: its sign-in tokens, from a mounted Secret.
+    pub portal: std::sync::Arc<crate::portal::Portal>,
 }
 
 /// Why the operator stopped or a reconcile failed.
@@ -206,7 +208,9 @@ async fn open(
     };
     let controller = Controller::new(options, cache);
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
-    let api = crate::api::spawn(listener, controller.api_context())?;
+    let mut api_context = controller.api_context();
+    api_context.portal = settings.portal.clone();
+    let api = crate::api::spawn(listener, api_context)?;
     let publisher = publish::Publisher::new(client.clone(), settings.identity.clone());
     Ok(Context {
         passes: Passes::new(controller, state, publisher),
