@@ -4,8 +4,8 @@
 # ~/.cache/accord/kube/<version>/ and is built only when it is missing there, so a warm
 # cache costs nothing and a cold one builds everything from the pinned modules.
 #
-# ACCORD_KUBE_BIN overrides the folder; ACCORD_GO_JOBS sets `go build -p`: by default 2
-# in CI, where nothing else builds meanwhile, and 1 elsewhere, where other builds may.
+# ACCORD_KUBE_BIN overrides the folder; ACCORD_GO_JOBS sets `go build -p`, by default one
+# job per core, as cargo does: a cold build is most of a CI run's time.
 set -euo pipefail
 cd "$(dirname "$0")/../kube"
 
@@ -17,9 +17,7 @@ fi
 kubernetes=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 helm=$(cd helm && go list -m -f '{{.Version}}' helm.sh/helm/v4)
 bin="${ACCORD_KUBE_BIN:-$HOME/.cache/accord/kube/$kubernetes-helm-$helm}"
-default_jobs=1
-[[ "${CI:-}" == true ]] && default_jobs=2
-jobs="${ACCORD_GO_JOBS:-$default_jobs}"
+jobs="${ACCORD_GO_JOBS:-$(nproc)}"
 mkdir -p "$bin"
 
 export GOFLAGS="-trimpath -buildvcs=false"
