@@ -244,10 +244,9 @@ impl Controller {
         let mut writing: Option<tokio::task::JoinHandle<Result<(), StateError>>> = None;
         let mut group = Vec::new();
         let mut grouped = 0;
-        if !plan.deletions.is_empty() {
-            let count = plan.deletions.len();
+        let deletions = plan.deletions.len();
+        if deletions > 0 {
             group.push(self.prepare_deletion(&context, plan.deletions).await?);
-            info!(agreement, school, partner = %context.partner, deletions = count, "Deletion notice committed");
         }
         for upsert in plan.upserts {
             let PlannedUpsert {
@@ -279,6 +278,9 @@ impl Controller {
         }
         if !group.is_empty() {
             finish(self.write_group(&context, group)).await?;
+        }
+        if deletions > 0 {
+            info!(agreement, school, partner = %context.partner, deletions, "Deletion notice committed");
         }
         Ok(())
     }
