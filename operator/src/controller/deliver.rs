@@ -7,7 +7,7 @@
 //! holds); one whose signature fails, or that is suspended, is frozen: nothing at all is
 //! sent under it, not even deletion notices, until it is signed again or resumed.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -16,8 +16,10 @@ use kube::ResourceExt;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
+use super::push::Queued;
 use super::{Controller, ControllerError, Declaration};
 use crate::catalogue::Area;
+use crate::delivery::Roll;
 use crate::delivery::sync::{
     self, PlannedDeletion, PlannedUpsert, RecordDigest, Sync, Target, TargetArea, Upserts,
     subject_of,
@@ -27,7 +29,8 @@ use crate::delivery::{Consent, project_area};
 use crate::ledger::{EntryBody, EntryKind};
 use crate::plan::{AgreementPlan, Effect, Plan};
 use crate::resources::{DataSharingAgreement, DeliveryMode, ObjectKey, Partner, ResourceSet};
-use crate::state::{HoldingChange, NewMessage, StateError, unix_seconds};
+use crate::state::{HoldingChange, NewMessage, Pending, StateError, unix_seconds};
+use tokio::sync::mpsc;
 
 /// Records per batch: about 100 KiB of JSON for a typical agreement.
 pub const BATCH_RECORDS: usize = 1_000;
@@ -76,18 +79,19 @@ impl Controller {
         Ok(all)
     }
 
-    /// Commits what every agreement must send this pass. Returns the agreements frozen,
-    /// whose outbox must not be sent either.
+    /// Commits what every agreement must send this pass, handing each group of messages
+    /// to `committed` once its transaction is done, so the pusher sends it while the next
+    /// is prepared.
     pub(super) async fn commit_deliveries(
         &self,
         declaration: &Declaration,
         plan: &Plan,
         records: &BTreeMap<ObjectKey, SchoolRecords>,
         now: Timestamp,
-    ) -> Result<BTreeSet<String>, ControllerError> {
+        committed: mpsc::Sender<Vec<Queued>>,
+    ) -> Result<(), ControllerError> {
         let resources = &declaration.resources;
         let held_places = self.state().held_places().await?;
-        let mut frozen = BTreeSet::new();
 
         for agreement_plan in &plan.agreements {
             let Some(agreement) = agreement_of(resources, &agreement_plan.key) else {
@@ -97,7 +101,6 @@ impl Controller {
             let partner = resources.partner(&agreement_plan.key.namespace, &agreement.spec.partner);
             let flow = flow(agreement_plan);
             if flow == Flow::Freeze {
-                frozen.insert(key.clone());
                 continue;
             }
 
@@ -137,7 +140,8 @@ impl Controller {
                     // A pulling partner takes records when it asks; only notices wait for it.
                     plan.upserts.clear();
                 }
-                self.commit_sync(&key, &school, partner, mode(agreement, partner), plan, now)
+                let mode = mode(agreement, partner);
+                self.commit_sync(&key, &school, partner, mode, plan, now, &committed)
                     .await?;
             }
 
@@ -149,15 +153,9 @@ impl Controller {
                 let Some(partner) = partner else { continue };
                 let held = self.state().held(&key, &place.school).await?;
                 let plan = sync::end(&held);
-                self.commit_sync(
-                    &key,
-                    &place.school,
-                    partner,
-                    mode(agreement, partner),
-                    plan,
-                    now,
-                )
-                .await?;
+                let mode = mode(agreement, partner);
+                self.commit_sync(&key, &place.school, partner, mode, plan, now, &committed)
+                    .await?;
             }
         }
 
@@ -184,10 +182,18 @@ impl Controller {
             } else {
                 "pull"
             };
-            self.commit_sync(&place.agreement, &place.school, partner, mode, plan, now)
-                .await?;
+            self.commit_sync(
+                &place.agreement,
+                &place.school,
+                partner,
+                mode,
+                plan,
+                now,
+                &committed,
+            )
+            .await?;
         }
-        Ok(frozen)
+        Ok(())
     }
 
     /// Whether the agreement's push interval has passed at the school.
@@ -218,7 +224,9 @@ impl Controller {
 
     /// Commits one agreement's sync at one school as messages, in order: the deletion
     /// notice, then the records in batches. Messages are committed in groups, each group
-    /// in one transaction, and the next group is sealed while the last one is written.
+    /// in one transaction, and the next group is sealed while the last one is written;
+    /// each written group goes to `committed`, in order.
+    #[allow(clippy::too_many_arguments)]
     async fn commit_sync(
         &self,
         agreement: &str,
@@ -227,6 +235,7 @@ impl Controller {
         mode: &'static str,
         plan: Sync,
         now: Timestamp,
+        committed: &mpsc::Sender<Vec<Queued>>,
     ) -> Result<(), ControllerError> {
         if plan.is_empty() {
             return Ok(());
@@ -241,7 +250,7 @@ impl Controller {
             created_at: unix_seconds(SystemTime::from(now)),
         });
 
-        let mut writing: Option<tokio::task::JoinHandle<Result<(), StateError>>> = None;
+        let mut writing: Option<Writing> = None;
         let mut group = Vec::new();
         let mut grouped = 0;
         let deletions = plan.deletions.len();
@@ -267,17 +276,18 @@ impl Controller {
                     let full = std::mem::take(&mut group);
                     grouped = 0;
                     if let Some(previous) = writing.take() {
-                        finish(previous).await?;
+                        hand_on(&context, finish(previous).await?, committed).await;
                     }
                     writing = Some(self.write_group(&context, full));
                 }
             }
         }
         if let Some(previous) = writing.take() {
-            finish(previous).await?;
+            hand_on(&context, finish(previous).await?, committed).await;
         }
         if !group.is_empty() {
-            finish(self.write_group(&context, group)).await?;
+            let written = finish(self.write_group(&context, group)).await?;
+            hand_on(&context, written, committed).await;
         }
         if deletions > 0 {
             info!(agreement, school, partner = %context.partner, deletions, "Deletion notice committed");
@@ -374,17 +384,15 @@ impl Controller {
             message,
             digests,
             subjects,
+            body,
             sealed,
             ledger,
         })
     }
 
-    /// Writes a group of messages in one transaction, in a task of its own.
-    fn write_group(
-        &self,
-        context: &Arc<LedgerContext>,
-        group: Vec<Prepared>,
-    ) -> tokio::task::JoinHandle<Result<(), StateError>> {
+    /// Writes a group of messages in one transaction, in a task of its own, and gives the
+    /// group back once it is written.
+    fn write_group(&self, context: &Arc<LedgerContext>, group: Vec<Prepared>) -> Writing {
         let state = self.state().clone();
         let context = context.clone();
         tokio::spawn(async move {
@@ -400,18 +408,32 @@ impl Controller {
                 .flat_map(|p| p.ledger.iter().cloned())
                 .collect();
             state.commit_messages(&rows, &ledger).await?;
-            Ok(())
+            drop(rows);
+            drop(changes);
+            Ok(group)
         })
     }
+}
+
+/// A group of messages being written.
+type Writing = tokio::task::JoinHandle<Result<Vec<Prepared>, StateError>>;
+
+/// Hands a written group to the pusher. When the pusher has stopped (it failed), the
+/// messages wait in the outbox for the next pass.
+async fn hand_on(
+    context: &LedgerContext,
+    group: Vec<Prepared>,
+    committed: &mpsc::Sender<Vec<Queued>>,
+) {
+    let queued = group.into_iter().map(|p| p.queued(context)).collect();
+    let _ = committed.send(queued).await;
 }
 
 /// Records committed in one transaction: about 2 MiB of sealed batches for a typical
 /// agreement, so a large delivery pays for few commits without holding much in memory.
 const GROUP_RECORDS: usize = 20 * BATCH_RECORDS;
 
-async fn finish(
-    writing: tokio::task::JoinHandle<Result<(), StateError>>,
-) -> Result<(), ControllerError> {
+async fn finish(writing: Writing) -> Result<Vec<Prepared>, ControllerError> {
     match writing.await {
         Ok(result) => Ok(result?),
         // The task only panics if the database driver does; carry the panic on.
@@ -426,6 +448,8 @@ struct Prepared {
     digests: Vec<RecordDigest>,
     /// For a deletion notice, the people it concerns.
     subjects: Vec<String>,
+    /// The body as sent, and sealed as kept in the outbox.
+    body: Vec<u8>,
     sealed: Vec<u8>,
     ledger: Vec<EntryBody>,
 }
@@ -458,6 +482,35 @@ impl Prepared {
                     (None, None) => HoldingChange::DeleteArea { area: d.area },
                 })
                 .collect(),
+        }
+    }
+
+    /// The message as the pusher takes it, with its body in hand.
+    fn queued(self, context: &LedgerContext) -> Queued {
+        let (kind, records) = match &self.message {
+            Message::Records(batch) => ("records", batch.records.len() as u64),
+            Message::Deletion(notice) => ("deletion", notice.deletions.len() as u64),
+        };
+        Queued {
+            head: Pending {
+                // Its place in the outbox is not needed to send it: this pass hands
+                // messages on in the order it commits them.
+                id: 0,
+                batch: self.message.batch().to_owned(),
+                partner: context.partner.clone(),
+                agreement: context.agreement.clone(),
+                school: context.school.clone(),
+                kind: kind.to_owned(),
+                mode: context.mode.to_owned(),
+                sealed: Vec::new(),
+                records,
+                subjects: self.subjects,
+                created_at: context.created_at,
+                attempts: 0,
+                last_error: None,
+                refused: false,
+            },
+            body: Some(self.body),
         }
     }
 
@@ -543,7 +596,7 @@ pub(crate) fn target(
 }
 
 /// Everyone on a school's roll in the cache: pupils, staff and contacts.
-pub(crate) fn roll(cached: &SchoolRecords) -> HashSet<&str> {
+pub(crate) fn roll(cached: &SchoolRecords) -> Roll<'_> {
     [Area::Students, Area::Staff, Area::Contacts]
         .iter()
         .filter_map(|area| cached.get(area))
@@ -558,6 +611,15 @@ pub(super) fn everyone(cached: &SchoolRecords) -> BTreeSet<String> {
         .iter()
         .flat_map(|(area, records)| records.iter().filter_map(|r| subject_of(*area, r)))
         .map(str::to_owned)
+        .collect()
+}
+
+/// The agreements nothing may be sent under this pass, not even deletion notices.
+pub(super) fn frozen(plan: &Plan) -> BTreeSet<String> {
+    plan.agreements
+        .iter()
+        .filter(|a| flow(a) == Flow::Freeze)
+        .map(|a| a.key.to_string())
         .collect()
 }
 

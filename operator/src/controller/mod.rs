@@ -267,16 +267,28 @@ impl Controller {
             observed.insert(school.clone(), self.observe(record).await?);
         }
         let observations = observed;
-        let frozen = self
-            .commit_deliveries(declaration, &plan, &records, now)
-            .await?;
+        // The outbox as earlier passes left it goes first; each group committed now
+        // follows as soon as it is written, so sending overlaps committing.
+        let backlog = self.state().pending_heads().await?;
+        let pusher = self.pusher(declaration.resources.clone(), deliver::frozen(&plan));
+        let (committed, to_push) = tokio::sync::mpsc::channel(1);
+        let pushing = tokio::spawn(pusher.run(backlog, to_push, now));
+        let committing = self
+            .commit_deliveries(declaration, &plan, &records, now, committed)
+            .await;
         let phase = phase.next("deliveries committed");
         let rolls: BTreeMap<ObjectKey, BTreeSet<String>> = records
             .iter()
             .map(|(school, cached)| (school.clone(), deliver::everyone(cached)))
             .collect();
         drop(records);
-        let pushed = self.push(&declaration.resources, &frozen, now).await?;
+        let pushed = match pushing.await {
+            Ok(pushed) => pushed,
+            // Pushing never panics by itself; carry on a panic from below.
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        };
+        committing?;
+        let pushed = pushed?;
         let phase = phase.next("outbox pushed");
         for (agreement, hold) in &pushed.holds {
             outcome

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::deliver::location;
-use super::{Controller, ControllerError};
+use super::{Controller, ControllerError, Options};
 use crate::cache::Cache;
 use crate::delivery::send::{Endpoint, Outcome, RetryPolicy};
 use crate::delivery::wire::Signer;
@@ -77,92 +78,161 @@ pub struct PushReport {
 }
 
 impl Controller {
-    /// Sends every pending push message, except those of `frozen` agreements.
-    pub(super) async fn push(
-        &self,
-        resources: &ResourceSet,
-        frozen: &BTreeSet<String>,
+    /// What pushing needs of the controller, to run beside the commits of this pass.
+    pub(super) fn pusher(&self, resources: ResourceSet, frozen: BTreeSet<String>) -> Pusher {
+        Pusher {
+            cache: self.cache.clone(),
+            options: self.options.clone(),
+            resources,
+            frozen,
+        }
+    }
+}
+
+/// Sends the outbox: first the messages earlier passes left, then those this pass
+/// commits, as each group is committed, so sending overlaps committing.
+pub(super) struct Pusher {
+    cache: Arc<Cache>,
+    options: Options,
+    resources: ResourceSet,
+    /// Agreements whose messages must not go: their signature fails or they are
+    /// suspended.
+    frozen: BTreeSet<String>,
+}
+
+/// A message to push: its outbox head, and its body when this pass has it in hand, so
+/// the body need not be read back and opened.
+pub(super) struct Queued {
+    pub(super) head: Pending,
+    pub(super) body: Option<Vec<u8>>,
+}
+
+/// Where one partner's messages go, or why they cannot.
+enum Lane<'a> {
+    Open {
+        partner: &'a Partner,
+        endpoint: Arc<Endpoint>,
+        window: Window,
+    },
+    Unusable {
+        reason: String,
+    },
+    /// The partner is not declared (any more): its messages wait.
+    Undeclared,
+}
+
+impl Pusher {
+    /// Sends `backlog` (the outbox as it stood before this pass committed anything),
+    /// then each group as it arrives on `committed`, until the sender is dropped.
+    pub(super) async fn run(
+        self,
+        backlog: Vec<Pending>,
+        mut committed: mpsc::Receiver<Vec<Queued>>,
         now: Timestamp,
     ) -> Result<PushReport, ControllerError> {
         let mut report = PushReport::default();
-        let mut by_partner: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
-        for message in self.state().pending_heads().await? {
-            if message.mode == "push" && !frozen.contains(&message.agreement) {
-                by_partner
-                    .entry(message.partner.clone())
-                    .or_default()
-                    .push(message);
+        let mut lanes: BTreeMap<String, Lane<'_>> = BTreeMap::new();
+        for head in backlog {
+            let queued = Queued { head, body: None };
+            self.queue(&mut lanes, queued, now, &mut report).await?;
+        }
+        while let Some(group) = committed.recv().await {
+            for queued in group {
+                self.queue(&mut lanes, queued, now, &mut report).await?;
             }
         }
-
-        for (partner_key, messages) in by_partner {
-            let Some(partner) = ObjectKey::parse(&partner_key)
-                .and_then(|k| resources.partner(&k.namespace, &k.name))
-            else {
-                continue;
-            };
-            let endpoint = match self.endpoint(partner) {
-                Ok(endpoint) => endpoint,
-                Err(reason) => {
-                    warn!(partner = %partner_key, %reason, "Partner endpoint unusable");
-                    for message in &messages {
-                        report.holds.insert(
-                            message.agreement.clone(),
-                            Hold::Misconfigured {
-                                reason: reason.clone(),
-                            },
-                        );
-                        *report.pending.entry(message.agreement.clone()).or_default() += 1;
-                    }
-                    continue;
-                }
-            };
-            self.push_partner(partner, endpoint, messages, now, &mut report)
-                .await?;
+        for lane in lanes.values_mut() {
+            if let Lane::Open {
+                partner, window, ..
+            } = lane
+            {
+                self.settle_until(partner, window, 0, now, &mut report)
+                    .await?;
+            }
         }
         Ok(report)
     }
 
-    /// Sends one partner's messages in order. Records batches go several at a time (each
-    /// is applied on its own by the partner, whatever the order); a deletion notice waits
-    /// for every message before it and goes alone, so it is never overtaken.
+    /// Sends one message in its partner's order. Records batches go several at a time
+    /// (each is applied on its own by the partner, whatever the order); a deletion notice
+    /// waits for every message before it and goes alone, so it is never overtaken.
     ///
     /// A batch already on its way when another is refused may still be accepted: a
     /// refusal stops the batches of the agreement not yet sent.
-    async fn push_partner(
-        &self,
-        partner: &Partner,
-        endpoint: Endpoint,
-        messages: Vec<Pending>,
+    async fn queue<'a>(
+        &'a self,
+        lanes: &mut BTreeMap<String, Lane<'a>>,
+        queued: Queued,
         now: Timestamp,
         report: &mut PushReport,
     ) -> Result<(), ControllerError> {
-        let endpoint = Arc::new(endpoint);
-        let mut window = Window::default();
-        for message in messages {
-            let alone = message.kind != "records";
-            let room = if alone { 0 } else { IN_FLIGHT - 1 };
-            self.settle_until(partner, &mut window, room, now, report)
-                .await?;
-            if window.unreachable || window.stopped.contains(&message.agreement) {
+        let message = &queued.head;
+        if message.mode != "push" || self.frozen.contains(&message.agreement) {
+            return Ok(());
+        }
+        let lane = lanes
+            .entry(message.partner.clone())
+            .or_insert_with(|| self.lane(&message.partner));
+        let (partner, endpoint, window) = match lane {
+            Lane::Undeclared => return Ok(()),
+            Lane::Unusable { reason } => {
+                report.holds.insert(
+                    message.agreement.clone(),
+                    Hold::Misconfigured {
+                        reason: reason.clone(),
+                    },
+                );
                 *report.pending.entry(message.agreement.clone()).or_default() += 1;
-                continue;
+                return Ok(());
             }
-            let task = tokio::spawn(send_one(
-                self.cache.clone(),
-                endpoint.clone(),
-                self.options.retry,
-                message.school.clone(),
-                message.batch.clone(),
-            ));
-            window.in_flight.push_back((message, task));
-            if alone {
-                self.settle_until(partner, &mut window, 0, now, report)
-                    .await?;
+            Lane::Open {
+                partner,
+                endpoint,
+                window,
+            } => (*partner, endpoint.clone(), window),
+        };
+
+        let alone = message.kind != "records";
+        let room = if alone { 0 } else { IN_FLIGHT - 1 };
+        self.settle_until(partner, window, room, now, report)
+            .await?;
+        if window.unreachable || window.stopped.contains(&message.agreement) {
+            *report.pending.entry(message.agreement.clone()).or_default() += 1;
+            return Ok(());
+        }
+        let task = tokio::spawn(send_one(
+            self.cache.clone(),
+            endpoint,
+            self.options.retry,
+            queued.head.school.clone(),
+            queued.head.batch.clone(),
+            queued.body,
+        ));
+        window.in_flight.push_back((queued.head, task));
+        if alone {
+            self.settle_until(partner, window, 0, now, report).await?;
+        }
+        Ok(())
+    }
+
+    /// The lane for a partner named in the outbox.
+    fn lane(&self, partner_key: &str) -> Lane<'_> {
+        let Some(partner) = ObjectKey::parse(partner_key)
+            .and_then(|k| self.resources.partner(&k.namespace, &k.name))
+        else {
+            return Lane::Undeclared;
+        };
+        match self.endpoint(partner) {
+            Ok(endpoint) => Lane::Open {
+                partner,
+                endpoint: Arc::new(endpoint),
+                window: Window::default(),
+            },
+            Err(reason) => {
+                warn!(partner = %partner_key, %reason, "Partner endpoint unusable");
+                Lane::Unusable { reason }
             }
         }
-        self.settle_until(partner, &mut window, 0, now, report)
-            .await
     }
 
     /// Waits for the oldest sends until at most `most` are still on their way.
@@ -200,7 +270,8 @@ impl Controller {
         match sent {
             Sent::Unreadable(error) => {
                 warn!(batch = %message.batch, %error, "Outbox message unreadable");
-                self.state()
+                self.cache
+                    .state()
                     .record_failure(&message.batch, at, &error, true)
                     .await?;
                 window.stopped.insert(message.agreement.clone());
@@ -210,7 +281,10 @@ impl Controller {
                 outcome: Outcome::Acknowledged,
             } => {
                 let ack = acknowledgement(partner, &message, bytes, now);
-                self.state().acknowledge(&message.batch, at, &ack).await?;
+                self.cache
+                    .state()
+                    .acknowledge(&message.batch, at, &ack)
+                    .await?;
                 report.acknowledged += 1;
                 info!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, kind = %message.kind, records = message.records, "Batch delivered");
             }
@@ -223,7 +297,8 @@ impl Controller {
                 ..
             } => {
                 warn!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, status, "Partner refused a batch");
-                self.state()
+                self.cache
+                    .state()
                     .record_failure(&message.batch, at, &format!("HTTP {status}: {said}"), true)
                     .await?;
                 report.holds.insert(
@@ -241,7 +316,8 @@ impl Controller {
                 ..
             } => {
                 warn!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, %error, "Partner unreachable; batch kept for the next pass");
-                self.state()
+                self.cache
+                    .state()
                     .record_failure(&message.batch, at, &error, false)
                     .await?;
                 report
@@ -325,20 +401,33 @@ async fn send_one(
     retry: RetryPolicy,
     school: String,
     batch: String,
+    body: Option<Vec<u8>>,
 ) -> Sent {
-    let sealed = match cache.state().sealed(&batch).await {
-        Ok(sealed) => sealed,
-        Err(error) => return Sent::Unreadable(error.to_string()),
-    };
-    let body = match cache.open_message(&school, &batch, &sealed).await {
-        Ok(body) => body,
-        Err(error) => return Sent::Unreadable(error.to_string()),
+    let body = match body {
+        Some(body) => body,
+        None => match open(&cache, &school, &batch).await {
+            Ok(body) => body,
+            Err(error) => return Sent::Unreadable(error),
+        },
     };
     let outcome = endpoint.send(&batch, &body, &retry).await;
     Sent::Done {
         bytes: body.len(),
         outcome,
     }
+}
+
+/// A message's body, read from the outbox and opened with its school's key.
+async fn open(cache: &Cache, school: &str, batch: &str) -> Result<Vec<u8>, String> {
+    let sealed = cache
+        .state()
+        .sealed(batch)
+        .await
+        .map_err(|e| e.to_string())?;
+    cache
+        .open_message(school, batch, &sealed)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn finished(task: JoinHandle<Sent>) -> Sent {
