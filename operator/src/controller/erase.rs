@@ -7,6 +7,7 @@
 //! agreement must not erase data any more than it may send it.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -63,11 +64,18 @@ impl Controller {
                 let links = (entry.area == Area::Contacts)
                     .then_some(verdicts.pupils.as_ref())
                     .flatten();
-                let Some(removed) = split(entry.area, area_records, keep, links) else {
+                let Some(split) = split(entry.area, area_records, keep, links) else {
                     continue;
                 };
-                erased.extend(removed.into_iter().filter(|s| requested.contains(s)));
-                let payload = serde_json::to_vec(&*area_records).unwrap_or_default();
+                erased.extend(split.removed.into_iter().filter(|s| requested.contains(s)));
+                // The entry as read this pass; were it gone, every record is written anew.
+                let original = self
+                    .cache
+                    .get(&key, entry.area, SystemTime::from(now))
+                    .await
+                    .ok()
+                    .flatten();
+                let payload = payload(original.as_deref(), keep, area_records, &split.rewritten);
                 self.cache
                     .put(
                         &key,
@@ -190,14 +198,23 @@ fn verdicts(
     Verdicts { keep, pupils }
 }
 
+/// What [`split`] changed.
+#[derive(Debug, PartialEq, Eq)]
+struct Split {
+    /// The people of the records removed.
+    removed: BTreeSet<String>,
+    /// For each record kept, whether it changed (links cut).
+    rewritten: Vec<bool>,
+}
+
 /// Removes the records whose verdict is false, and cuts contacts' links to pupils who do
-/// not stay; returns the people of the records removed, or `None` when nothing changed.
+/// not stay; returns what went and what changed, or `None` when nothing changed.
 fn split(
     area: Area,
     records: &mut Vec<Map<String, Value>>,
     keep: &[bool],
     pupils: Option<&HashSet<String>>,
-) -> Option<BTreeSet<String>> {
+) -> Option<Split> {
     let linked = |link: &Value| {
         link.as_str()
             .is_some_and(|l| pupils.is_none_or(|p| p.contains(l)))
@@ -211,12 +228,15 @@ fn split(
         return None;
     }
     let mut removed = BTreeSet::new();
+    let mut rewritten = Vec::new();
     let mut verdict = keep.iter();
     records.retain_mut(|record| {
         if verdict.next().copied().unwrap_or(false) {
-            if let Some(Value::Array(links)) = record.get_mut("studentSourcedIds") {
+            let changed = cut(record);
+            if changed && let Some(Value::Array(links)) = record.get_mut("studentSourcedIds") {
                 links.retain(|l| linked(l));
             }
+            rewritten.push(changed);
             true
         } else {
             if let Some(subject) = subject_of(area, record) {
@@ -225,7 +245,51 @@ fn split(
             false
         }
     });
-    Some(removed)
+    Some(Split { removed, rewritten })
+}
+
+/// The area's JSON once `split` has run: the text of each record kept unchanged copied
+/// from `original` (the entry as read), and only changed records written again, so a
+/// large area losing a few people is not serialised anew. Falls back to writing every
+/// record when `original` is missing or does not line up with the verdicts.
+fn payload(
+    original: Option<&[u8]>,
+    keep: &[bool],
+    kept: &[Map<String, Value>],
+    rewritten: &[bool],
+) -> Vec<u8> {
+    let whole = || serde_json::to_vec(kept).unwrap_or_default();
+    let Some(original) = original else {
+        return whole();
+    };
+    let Ok(raw) = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(original) else {
+        return whole();
+    };
+    if raw.len() != keep.len() || kept.len() != rewritten.len() {
+        return whole();
+    }
+    let mut out = Vec::with_capacity(original.len());
+    out.push(b'[');
+    let mut kept = kept.iter().zip(rewritten);
+    for (text, _) in raw.iter().zip(keep).filter(|(_, k)| **k) {
+        let Some((record, changed)) = kept.next() else {
+            return whole();
+        };
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        if *changed {
+            // Writing a map of JSON values into memory cannot fail.
+            let _ = serde_json::to_writer(&mut out, record);
+        } else {
+            out.extend_from_slice(text.get().as_bytes());
+        }
+    }
+    if kept.next().is_some() {
+        return whole();
+    }
+    out.push(b']');
+    out
 }
 
 #[cfg(test)]
@@ -251,9 +315,45 @@ mod tests {
     }
 
     #[test]
+    fn the_rewritten_area_is_the_kept_records_with_only_changed_ones_written_again() {
+        let original = br#"[{"sourcedId":"con-1","studentSourcedIds":["stu-1","stu-2"]},{"sourcedId":"con-2","studentSourcedIds":["stu-2"]},{"sourcedId":"con-3","studentSourcedIds":["stu-1"],"note":"kept as read"}]"#;
+        let mut contacts: Vec<Map<String, Value>> = serde_json::from_slice(original).unwrap();
+        let pupils = HashSet::from(["stu-1".to_owned()]);
+        let keep = [true, false, true];
+        let split = split(Area::Contacts, &mut contacts, &keep, Some(&pupils)).unwrap();
+        assert_eq!(split.rewritten, vec![true, false]);
+
+        let spliced = payload(Some(original), &keep, &contacts, &split.rewritten);
+        let read: Vec<Map<String, Value>> = serde_json::from_slice(&spliced).unwrap();
+        assert_eq!(read, contacts);
+        assert!(
+            spliced.ends_with(
+                br#"{"sourcedId":"con-3","studentSourcedIds":["stu-1"],"note":"kept as read"}]"#
+            ),
+            "an unchanged record keeps its text"
+        );
+        // Verdicts that do not line up with what was read: every record is written.
+        let fallback = payload(Some(original), &[true, true], &contacts, &split.rewritten);
+        assert_eq!(fallback, serde_json::to_vec(&contacts).unwrap());
+        assert_eq!(payload(None, &keep, &contacts, &split.rewritten), fallback);
+    }
+
+    #[test]
+    fn an_area_where_nothing_is_cut_is_left_alone() {
+        let mut contacts =
+            records(json!([{ "sourcedId": "con-1", "studentSourcedIds": ["stu-1"] }]));
+        let pupils = HashSet::from(["stu-1".to_owned()]);
+        assert_eq!(
+            split(Area::Contacts, &mut contacts, &[true], Some(&pupils)),
+            None
+        );
+        assert_eq!(contacts.len(), 1);
+    }
+
+    #[test]
     fn records_that_go_name_their_people_and_contacts_lose_links_to_pupils_who_went() {
         let mut students = records(json!([{ "sourcedId": "stu-1" }, { "sourcedId": "stu-2" }]));
-        let removed = split(Area::Students, &mut students, &[true, false], None);
+        let removed = split(Area::Students, &mut students, &[true, false], None).map(|s| s.removed);
         assert_eq!(removed, Some(BTreeSet::from(["stu-2".to_owned()])));
         assert_eq!(students, records(json!([{ "sourcedId": "stu-1" }])));
 
@@ -262,7 +362,8 @@ mod tests {
             { "sourcedId": "con-2", "studentSourcedIds": ["stu-2"] },
         ]));
         let pupils = HashSet::from(["stu-1".to_owned()]);
-        let removed = split(Area::Contacts, &mut contacts, &[true, false], Some(&pupils));
+        let removed =
+            split(Area::Contacts, &mut contacts, &[true, false], Some(&pupils)).map(|s| s.removed);
         assert_eq!(removed, Some(BTreeSet::from(["con-2".to_owned()])));
         assert_eq!(
             contacts,

@@ -3,6 +3,10 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+/// Everyone on a school's roll, by sourcedId: asked once per record in a pass, so it
+/// hashes with a fast non-cryptographic hasher (sourcedIds come from the school's own MIS).
+pub type Roll<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
+
 use kube::ResourceExt;
 
 use crate::resources::{ConsentMode, ConsentRule, DataSharingAgreement, ErasureRequest, ObjectKey};
@@ -114,7 +118,7 @@ impl<'a> Consent<'a> {
     }
 
     /// This consent over a school's roll, asked one person at a time.
-    pub fn over<'r>(&'r self, roll: &'r HashSet<&'r str>) -> OnRoll<'r> {
+    pub fn over<'r>(&'r self, roll: &'r Roll<'r>) -> OnRoll<'r> {
         OnRoll {
             consent: self,
             roll,
@@ -126,7 +130,7 @@ impl<'a> Consent<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct OnRoll<'r> {
     consent: &'r Consent<'r>,
-    roll: &'r HashSet<&'r str>,
+    roll: &'r Roll<'r>,
 }
 
 impl Allows for OnRoll<'_> {

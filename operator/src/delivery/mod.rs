@@ -9,5 +9,5 @@ pub mod send;
 pub mod sync;
 pub mod wire;
 
-pub use consent::{Allows, Audience, Consent, OnRoll, audience};
+pub use consent::{Allows, Audience, Consent, OnRoll, Roll, audience};
 pub use project::{project, project_area, shares};
