@@ -81,12 +81,15 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
     assert_eq!(operator.probe("/readyz").as_deref(), Some("ok"));
     let metrics = operator.probe("/metrics").unwrap();
     assert!(metrics.contains("accord_operator_leader 1"), "{metrics}");
-    let passes: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("accord_operator_passes_total "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(passes >= 1, "{metrics}");
+    // The pass that wrote Ready may still be finishing when kubectl sees it.
+    wait_for(
+        Duration::from_secs(30),
+        "a finished pass in /metrics",
+        || {
+            let metrics = operator.probe("/metrics").unwrap_or_default();
+            metric_sum(&metrics, "accord_operator_passes_total", "", "") >= 1.0
+        },
+    );
 
     // The leader serves the portal too, signing in with the tokens from its mounted file;
     // its flow map names the partners the ledger records.
@@ -143,6 +146,53 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
     assert_eq!(schools, 3, "{table}");
 
     // The schema refuses a bad resource before anything stores it.
+    // /metrics tells the same story as the ledger and the partner: the people it holds,
+    // the messages it applied, and the bytes of them it keeps.
+    let metrics = operator.probe("/metrics").unwrap();
+    let agreement = format!("{ns}/homework-hub");
+    let partner = format!("{ns}/homework-hub");
+    let shared = metric_sum(
+        &metrics,
+        "accord_operator_people_shared",
+        "agreement",
+        &agreement,
+    );
+    assert_eq!(shared, held as f64, "{metrics}");
+    let batches = metric_sum(
+        &metrics,
+        "accord_operator_batches_delivered_total",
+        "partner",
+        &partner,
+    );
+    let notices = metric_sum(
+        &metrics,
+        "accord_operator_deletion_notices_delivered_total",
+        "partner",
+        &partner,
+    );
+    assert!(batches >= 1.0, "{metrics}");
+    assert_eq!(notices, hub.deletion_notices() as f64, "{metrics}");
+    assert_eq!(batches + notices, hub.batches().len() as f64, "{metrics}");
+    let journal = partners.kit("homework-hub").store().join("journal");
+    let kept: u64 = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let bytes = metric_sum(
+        &metrics,
+        "accord_operator_bytes_sent_total",
+        "partner",
+        &partner,
+    );
+    assert_eq!(bytes, kept as f64, "{metrics}");
+
+    // The example erasure request completes, and its time from creation to Ready is
+    // observed once.
+    wait_ready(env, ns, "erasurerequest/brook-2026-031");
+    let metrics = operator.probe("/metrics").unwrap();
+    let erasures = metric_sum(&metrics, "accord_operator_erasure_seconds_count", "", "");
+    assert_eq!(erasures, 1.0, "{metrics}");
+
     let bad = std::fs::read_to_string(examples().join("agreements/maths-circle.yaml"))
         .unwrap()
         .replace("validFrom: \"2026-09-01\"", "validFrom: \"2026-13-01\"");
@@ -184,11 +234,67 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
         r#"jsonpath={.status.conditions[?(@.type=="Verified")].reason}"#,
     ]);
     assert_eq!(reason, "SignatureMismatch");
-    let events = env.kubectl_ok(&["get", "events", "-n", ns, "-o", "wide"]);
+    let table = env.kubectl_ok(&["get", "events", "-n", ns, "-o", "wide"]);
     assert!(
-        events.contains("datasharingagreement/maths-circle"),
-        "{events}"
+        table.contains("datasharingagreement/maths-circle"),
+        "{table}"
     );
+
+    // Each transition is an Event a person reads with kubectl: the lost signature, and the
+    // completed erasure.
+    wait_for(Duration::from_secs(30), "the Verified=False event", || {
+        let found = events(
+            env,
+            ns,
+            "DataSharingAgreement",
+            "maths-circle",
+            "SignatureMismatch",
+        );
+        found
+            .iter()
+            .any(|e| e["type"] == "Warning" && message_of(e).contains("Verified=False"))
+    });
+    let erased = env.kubectl_ok(&[
+        "get",
+        "erasurerequest",
+        "brook-2026-031",
+        "-n",
+        ns,
+        "-o",
+        r#"jsonpath={.status.conditions[?(@.type=="Ready")].reason}"#,
+    ]);
+    let ready = events(env, ns, "ErasureRequest", "brook-2026-031", &erased);
+    assert!(
+        ready
+            .iter()
+            .any(|e| e["type"] == "Normal" && message_of(e).contains("Ready=True")),
+        "no {erased} event for the erasure request: {ready:?}"
+    );
+}
+
+/// The Events about `kind/name` with `reason`, as `kubectl get events` shows them.
+fn events(env: &KubeEnv, ns: &str, kind: &str, name: &str, reason: &str) -> Vec<serde_json::Value> {
+    let text = env.kubectl_ok(&["get", "events", "-n", ns, "-o", "json"]);
+    let events: serde_json::Value = serde_json::from_str(&text).unwrap();
+    events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e["involvedObject"]["kind"] == kind
+                && e["involvedObject"]["name"] == name
+                && e["reason"] == reason
+        })
+        .cloned()
+        .collect()
+}
+
+fn message_of(event: &serde_json::Value) -> String {
+    event["message"]
+        .as_str()
+        .or(event["note"].as_str())
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[test]
@@ -220,18 +326,7 @@ fn deleting_an_agreement_waits_for_the_partner_to_have_the_deletion_notice() {
     // With the partner down, the agreement stays, held by the finalizer.
     let mut partners = trust.partners;
     partners.down();
-    env.kubectl_ok(&["delete", "dsa", "reading-quest", "-n", &ns, "--wait=false"]);
-    std::thread::sleep(Duration::from_secs(8));
-    let held = env.kubectl_ok(&[
-        "get",
-        "dsa",
-        "reading-quest",
-        "-n",
-        &ns,
-        "-o",
-        "jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers}",
-    ]);
-    assert!(held.contains("accord.dev/cleanup"), "{held}");
+    delete_and_see_it_held(env, &ns, "dsa", "reading-quest");
     assert!(
         !partners
             .holdings("reading-quest")
@@ -844,4 +939,37 @@ fn the_chart_carries_the_generated_crds() {
             "charts/accord/crds/{name} is stale: cp crds/*.yaml charts/accord/crds/"
         );
     }
+}
+/// Deletes `kind/name` without waiting and checks, a few passes later, that the finalizer
+/// still holds it.
+fn delete_and_see_it_held(env: &KubeEnv, ns: &str, kind: &str, name: &str) {
+    env.kubectl_ok(&["delete", kind, name, "-n", ns, "--wait=false"]);
+    std::thread::sleep(Duration::from_secs(8));
+    let held = env.kubectl_ok(&[
+        "get",
+        kind,
+        name,
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers}",
+    ]);
+    assert!(held.contains("accord.dev/cleanup"), "{held}");
+}
+
+/// The sum of the samples of metric `name` whose label `label` is `value` (every sample
+/// when `label` is empty).
+fn metric_sum(text: &str, name: &str, label: &str, value: &str) -> f64 {
+    let wanted = format!("{label}=\"{value}\"");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, number) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            let matches = label.is_empty() || labels.split(',').any(|l| l == wanted);
+            matches.then(|| number.trim().parse::<f64>().ok()).flatten()
+        })
+        .sum()
 }

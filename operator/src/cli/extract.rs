@@ -136,4 +136,3 @@ fn parse_fields(list: &[String]) -> anyhow::Result<FieldSet> {
     }
     Ok(fields)
 }
-

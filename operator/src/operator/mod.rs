@@ -17,6 +17,7 @@ mod metrics;
 mod pass;
 mod publish;
 mod reconcile;
+mod tally;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,6 +104,24 @@ pub enum OperatorError {
     /// Deletion waits for a pass to leave the object out.
     #[error("{0}: awaiting a pass without it")]
     AwaitingPass(String),
+}
+
+impl OperatorError {
+    /// A CamelCase word for the failure, for the failures metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            OperatorError::Kube(_) => "ApiserverRequestFailed",
+            OperatorError::Controller(_) => "PassFailed",
+            OperatorError::State(_) => "StateFailed",
+            OperatorError::Cache(_) => "CacheFailed",
+            OperatorError::MasterKey(_) => "MasterKeyUnavailable",
+            OperatorError::Work(_) => "WorkFolderFailed",
+            OperatorError::Lease(_) => "LeaseLost",
+            OperatorError::Finalizer(_) => "FinalizerFailed",
+            OperatorError::AwaitingPartner(_) => "AwaitingPartner",
+            OperatorError::AwaitingPass(_) => "AwaitingPass",
+        }
+    }
 }
 
 /// What every reconcile shares.

@@ -17,8 +17,10 @@ use tracing::{info, warn};
 use super::declaration::{Cluster, Folder, write_keyring, write_secrets};
 use super::metrics::Metrics;
 use super::publish::Publisher;
+use super::tally::{notices_acknowledged_after, tally};
 use super::{OperatorError, Settings};
 use crate::controller::Controller;
+use crate::ledger::{LedgerStore, SqliteLedger};
 use crate::resources::ObjectKey;
 use crate::state::State;
 
@@ -47,6 +49,10 @@ struct Runner {
     publisher: Publisher,
     started: Option<Instant>,
     latest: Option<Arc<PassReport>>,
+    /// The ledger's last position whose acknowledged notices have been announced.
+    announced: Option<i64>,
+    /// The ledger's last position the metrics were brought up to.
+    tallied: Option<i64>,
 }
 
 impl Passes {
@@ -59,6 +65,8 @@ impl Passes {
                 publisher,
                 started: None,
                 latest: None,
+                announced: None,
+                tallied: None,
             }),
         }
     }
@@ -79,7 +87,7 @@ impl Passes {
         }
         let started = Instant::now();
         runner.started = Some(started);
-        let report = runner.pass(client, settings).await;
+        let report = runner.pass(client, settings, metrics).await;
         metrics.pass_finished(started.elapsed(), report.is_ok());
         let report = Arc::new(report?);
         runner.latest = Some(report.clone());
@@ -92,19 +100,40 @@ impl Runner {
         &mut self,
         client: &Client,
         settings: &Settings,
+        metrics: &Metrics,
     ) -> Result<PassReport, OperatorError> {
         let namespace = &settings.namespace;
+        let ledger = SqliteLedger::new(self.state.clone());
+        // What a previous leader already announced is not announced again.
+        if self.announced.is_none() {
+            self.announced = Some(ledger.last_seq().await?);
+        }
         let cluster = Cluster::list(client, namespace).await?;
         let folder = Folder::under(&settings.work);
         cluster.write(&folder, &settings.mis_root)?;
         write_keyring(client, namespace, &settings.keyring_config_map, &folder).await?;
         write_secrets(client, namespace, &cluster.secret_refs(), &folder).await?;
 
-        let outcome = self.controller.reconcile(Timestamp::now()).await?;
+        let now = Timestamp::now();
+        let outcome = self.controller.reconcile(now).await?;
         for failure in &outcome.failures {
             warn!(%failure, "Pass left work undone");
         }
-        self.publisher.publish(&cluster, &self.state).await?;
+
+        // Metrics before status, so whoever sees a status sees its figures in /metrics.
+        let last = ledger.last_seq().await?;
+        let mut notices = Vec::new();
+        if self.tallied != Some(last) {
+            let entries = ledger.entries().await?;
+            metrics.record_flows(&tally(&entries));
+            notices = notices_acknowledged_after(&entries, self.announced.unwrap_or(last));
+            self.tallied = Some(last);
+            self.announced = Some(last);
+        }
+        self.publisher
+            .publish(&cluster, &self.state, metrics)
+            .await?;
+        self.publisher.announce_notices(&cluster, &notices).await;
 
         let mut report = PassReport {
             next_due: outcome.next_due,

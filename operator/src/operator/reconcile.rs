@@ -241,13 +241,20 @@ fn requeue(report: &PassReport) -> Action {
     Action::requeue(wait)
 }
 
-fn error_policy<K>(_: Arc<K>, error: &OperatorError, _: Arc<Context>) -> Action {
+fn error_policy<K: Resource<DynamicType = ()>>(
+    _: Arc<K>,
+    error: &OperatorError,
+    context: Arc<Context>,
+) -> Action {
     match error {
         // Waiting for a partner or a pass is normal during deletion: look again soon.
         OperatorError::AwaitingPartner(_) | OperatorError::AwaitingPass(_) => {
             Action::requeue(Duration::from_secs(2))
         }
-        _ => Action::requeue(Duration::from_secs(10)),
+        _ => {
+            context.metrics.failure(&K::kind(&()), error.reason());
+            Action::requeue(Duration::from_secs(10))
+        }
     }
 }
 
