@@ -136,3 +136,59 @@ fn parse_fields(list: &[String]) -> anyhow::Result<FieldSet> {
     }
     Ok(fields)
 }
+
+/// How `accord operator` runs MIS reads, and what it puts in an extraction Job.
+#[derive(Debug, clap::Args)]
+pub struct ExtractionArgs {
+    /// Where each school's MIS is read: `in-process` (in the operator's pass) or `jobs` (a
+    /// Kubernetes Job per school running `accord extract`).
+    #[arg(long, value_enum, default_value = "in-process")]
+    extraction: Extraction,
+    /// The `accord` image an extraction Job runs.
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        env = "ACCORD_IMAGE",
+        default_value = "ghcr.io/accord/accord:0.1.0"
+    )]
+    job_image: String,
+    /// The PersistentVolumeClaim with the state folder, mounted in each Job. Needed with
+    /// `--extraction=jobs`.
+    #[arg(long, value_name = "CLAIM")]
+    job_state_claim: Option<String>,
+    /// The PersistentVolumeClaim with the schools' CSV and CTF exports, if any.
+    #[arg(long, value_name = "CLAIM")]
+    job_mis_claim: Option<String>,
+    /// The Secret holding the master key under `master.key`, mounted in each Job.
+    #[arg(long, value_name = "SECRET")]
+    job_master_key_secret: Option<String>,
+}
+
+/// Where MIS reads run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Extraction {
+    /// In the operator's own pass.
+    InProcess,
+    /// In a Kubernetes Job per school.
+    Jobs,
+}
+
+impl ExtractionArgs {
+    /// The Jobs' settings, or `None` when reads run in the operator.
+    pub fn job_settings(&self) -> anyhow::Result<Option<crate::operator::JobSettings>> {
+        if self.extraction == Extraction::InProcess {
+            return Ok(None);
+        }
+        let Some(state_claim) = self.job_state_claim.clone() else {
+            bail!(
+                "--extraction=jobs needs --job-state-claim: the Jobs write the cache into the operator's state"
+            );
+        };
+        Ok(Some(crate::operator::JobSettings {
+            image: self.job_image.clone(),
+            state_claim,
+            mis_claim: self.job_mis_claim.clone(),
+            master_key_secret: self.job_master_key_secret.clone(),
+        }))
+    }
+}

@@ -8,7 +8,10 @@
 //! figures `accord status` does. A status equal to the one on the object is not written,
 //! so a quiet namespace causes no writes and no watch events.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource};
@@ -17,12 +20,13 @@ use tracing::debug;
 
 use super::OperatorError;
 use super::declaration::Cluster;
+use super::extraction::with_job;
 use super::metrics::Metrics;
 use super::tally::NoticeAcknowledged;
 use crate::resources::status::types;
 use crate::resources::{
-    API_VERSION, ConsentRule, DataSharingAgreement, ErasureRequest, Kind, ObjectKey, Partner,
-    School,
+    API_VERSION, ConsentRule, DataSharingAgreement, ErasureRequest, ExtractionJobStatus, Kind,
+    ObjectKey, Partner, School,
 };
 use crate::state::{ResourceRef, State};
 
@@ -54,15 +58,18 @@ impl Publisher {
         cluster: &Cluster,
         state: &State,
         metrics: &Metrics,
+        jobs: &BTreeMap<ObjectKey, ExtractionJobStatus>,
     ) -> Result<(), OperatorError> {
         let out = (state, metrics);
-        self.kind(&cluster.schools, Kind::School, out).await?;
-        self.kind(&cluster.partners, Kind::Partner, out).await?;
-        self.kind(&cluster.agreements, Kind::DataSharingAgreement, out)
+        let none = BTreeMap::new();
+        self.kind(&cluster.schools, Kind::School, out, jobs).await?;
+        self.kind(&cluster.partners, Kind::Partner, out, &none)
             .await?;
-        self.kind(&cluster.consent_rules, Kind::ConsentRule, out)
+        self.kind(&cluster.agreements, Kind::DataSharingAgreement, out, &none)
             .await?;
-        self.kind(&cluster.erasures, Kind::ErasureRequest, out)
+        self.kind(&cluster.consent_rules, Kind::ConsentRule, out, &none)
+            .await?;
+        self.kind(&cluster.erasures, Kind::ErasureRequest, out, &none)
             .await?;
         Ok(())
     }
@@ -109,6 +116,7 @@ impl Publisher {
         objects: &[K],
         kind: Kind,
         (state, metrics): (&State, &Metrics),
+        jobs: &BTreeMap<ObjectKey, ExtractionJobStatus>,
     ) -> Result<(), OperatorError>
     where
         K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
@@ -121,7 +129,7 @@ impl Publisher {
             let key = ObjectKey::of(object);
             let reference = ResourceRef::new(kind.as_str(), &key.namespace, &key.name);
             // The state keeps the whole object as `accord status` shows it.
-            let Some(status) = state
+            let Some(mut status) = state
                 .status::<Value>(&reference)
                 .await?
                 .and_then(|mut object| object.get_mut("status").map(Value::take))
@@ -129,6 +137,17 @@ impl Publisher {
                 continue;
             };
             let current = object.status_value();
+            // The extraction Jobs are the operator's to report: the state knows nothing of them.
+            if let Some(job) = jobs.get(&key) {
+                let generation = object.meta().generation;
+                with_job(
+                    &mut status,
+                    current.as_ref(),
+                    job,
+                    generation,
+                    Timestamp::now(),
+                );
+            }
             if current.as_ref() == Some(&status) {
                 continue;
             }
