@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Partners, Trust, examples};
+use kube_env::node::Node;
 use kube_env::{KubeEnv, env};
 use sha2::Digest as _;
 
@@ -81,12 +82,15 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
     assert_eq!(operator.probe("/readyz").as_deref(), Some("ok"));
     let metrics = operator.probe("/metrics").unwrap();
     assert!(metrics.contains("accord_operator_leader 1"), "{metrics}");
-    let passes: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("accord_operator_passes_total "))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(passes >= 1, "{metrics}");
+    // The pass that wrote Ready may still be finishing when kubectl sees it.
+    wait_for(
+        Duration::from_secs(30),
+        "a finished pass in /metrics",
+        || {
+            let metrics = operator.probe("/metrics").unwrap_or_default();
+            metric_sum(&metrics, "accord_operator_passes_total", "", "") >= 1.0
+        },
+    );
 
     // The leader serves the portal too, signing in with the tokens from its mounted file;
     // its flow map names the partners the ledger records.
@@ -142,6 +146,53 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
     let schools: usize = cells[4].parse().unwrap();
     assert_eq!(schools, 3, "{table}");
 
+    // /metrics tells the same story as the ledger and the partner: the people it holds,
+    // the messages it applied, and the bytes of them it keeps.
+    let metrics = operator.probe("/metrics").unwrap();
+    let agreement = format!("{ns}/homework-hub");
+    let partner = format!("{ns}/homework-hub");
+    let shared = metric_sum(
+        &metrics,
+        "accord_operator_people_shared",
+        "agreement",
+        &agreement,
+    );
+    assert_eq!(shared, held as f64, "{metrics}");
+    let batches = metric_sum(
+        &metrics,
+        "accord_operator_batches_delivered_total",
+        "partner",
+        &partner,
+    );
+    let notices = metric_sum(
+        &metrics,
+        "accord_operator_deletion_notices_delivered_total",
+        "partner",
+        &partner,
+    );
+    assert!(batches >= 1.0, "{metrics}");
+    assert_eq!(notices, hub.deletion_notices() as f64, "{metrics}");
+    assert_eq!(batches + notices, hub.batches().len() as f64, "{metrics}");
+    let journal = partners.kit("homework-hub").store().join("journal");
+    let kept: u64 = std::fs::read_dir(&journal)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let bytes = metric_sum(
+        &metrics,
+        "accord_operator_bytes_sent_total",
+        "partner",
+        &partner,
+    );
+    assert_eq!(bytes, kept as f64, "{metrics}");
+
+    // The example erasure request completes, and its time from creation to Ready is
+    // observed once.
+    wait_ready(env, ns, "erasurerequest/brook-2026-031");
+    let metrics = operator.probe("/metrics").unwrap();
+    let erasures = metric_sum(&metrics, "accord_operator_erasure_seconds_count", "", "");
+    assert_eq!(erasures, 1.0, "{metrics}");
+
     // The schema refuses a bad resource before anything stores it.
     let bad = std::fs::read_to_string(examples().join("agreements/maths-circle.yaml"))
         .unwrap()
@@ -184,11 +235,67 @@ fn the_example_trust_applied_with_kubectl_turns_ready_with_real_figures() {
         r#"jsonpath={.status.conditions[?(@.type=="Verified")].reason}"#,
     ]);
     assert_eq!(reason, "SignatureMismatch");
-    let events = env.kubectl_ok(&["get", "events", "-n", ns, "-o", "wide"]);
+    let table = env.kubectl_ok(&["get", "events", "-n", ns, "-o", "wide"]);
     assert!(
-        events.contains("datasharingagreement/maths-circle"),
-        "{events}"
+        table.contains("datasharingagreement/maths-circle"),
+        "{table}"
     );
+
+    // Each transition is an Event a person reads with kubectl: the lost signature, and the
+    // completed erasure.
+    wait_for(Duration::from_secs(30), "the Verified=False event", || {
+        let found = events(
+            env,
+            ns,
+            "DataSharingAgreement",
+            "maths-circle",
+            "SignatureMismatch",
+        );
+        found
+            .iter()
+            .any(|e| e["type"] == "Warning" && message_of(e).contains("Verified=False"))
+    });
+    let erased = env.kubectl_ok(&[
+        "get",
+        "erasurerequest",
+        "brook-2026-031",
+        "-n",
+        ns,
+        "-o",
+        r#"jsonpath={.status.conditions[?(@.type=="Ready")].reason}"#,
+    ]);
+    let ready = events(env, ns, "ErasureRequest", "brook-2026-031", &erased);
+    assert!(
+        ready
+            .iter()
+            .any(|e| e["type"] == "Normal" && message_of(e).contains("Ready=True")),
+        "no {erased} event for the erasure request: {ready:?}"
+    );
+}
+
+/// The Events about `kind/name` with `reason`, as `kubectl get events` shows them.
+fn events(env: &KubeEnv, ns: &str, kind: &str, name: &str, reason: &str) -> Vec<serde_json::Value> {
+    let text = env.kubectl_ok(&["get", "events", "-n", ns, "-o", "json"]);
+    let events: serde_json::Value = serde_json::from_str(&text).unwrap();
+    events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e["involvedObject"]["kind"] == kind
+                && e["involvedObject"]["name"] == name
+                && e["reason"] == reason
+        })
+        .cloned()
+        .collect()
+}
+
+fn message_of(event: &serde_json::Value) -> String {
+    event["message"]
+        .as_str()
+        .or(event["note"].as_str())
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[test]
@@ -220,18 +327,7 @@ fn deleting_an_agreement_waits_for_the_partner_to_have_the_deletion_notice() {
     // With the partner down, the agreement stays, held by the finalizer.
     let mut partners = trust.partners;
     partners.down();
-    env.kubectl_ok(&["delete", "dsa", "reading-quest", "-n", &ns, "--wait=false"]);
-    std::thread::sleep(Duration::from_secs(8));
-    let held = env.kubectl_ok(&[
-        "get",
-        "dsa",
-        "reading-quest",
-        "-n",
-        &ns,
-        "-o",
-        "jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers}",
-    ]);
-    assert!(held.contains("accord.dev/cleanup"), "{held}");
+    delete_and_see_it_held(env, &ns, "dsa", "reading-quest");
     assert!(
         !partners
             .holdings("reading-quest")
@@ -267,6 +363,157 @@ fn deleting_an_agreement_waits_for_the_partner_to_have_the_deletion_notice() {
         "the partner still holds pupils"
     );
     assert!(quest.deletion_notices() >= 1);
+}
+
+#[test]
+fn deleting_a_partner_waits_for_its_notices_and_deleting_a_school_shreds_it() {
+    let env = env();
+    let (trust, ns, kubeconfig) = deployed_trust(env, "cleanup");
+    let state = trust.state();
+    let schools = trust.path().join("schools");
+    let operator = Operator::start(
+        env,
+        &kubeconfig,
+        &ns,
+        "replica-a",
+        &state,
+        &schools,
+        &trust.partners,
+    );
+    env.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "dsa",
+        "--all",
+        "-n",
+        &ns,
+        "--timeout=240s",
+    ]);
+    let quest = format!("{ns}/reading-quest");
+    let held_by_quest = |partners: &Partners| -> usize {
+        ["brook-primary", "carlton-academy"]
+            .iter()
+            .map(|s| {
+                partners
+                    .holdings("reading-quest")
+                    .people(&quest, &format!("{ns}/{s}"))
+                    .len()
+            })
+            .sum()
+    };
+    assert!(held_by_quest(&trust.partners) > 0);
+
+    // The Trust removes the partner and its agreement; with the partner down, the Partner
+    // stays, held by the finalizer.
+    let mut partners = trust.partners;
+    partners.down();
+    env.kubectl_ok(&["delete", "dsa", "reading-quest", "-n", &ns, "--wait=false"]);
+    delete_and_see_it_held(env, &ns, "partner", "reading-quest");
+
+    // Back up (on new ports, so the operator restarts), the partner gets its deletion
+    // notices, and only then does the Partner go.
+    drop(operator);
+    partners.up();
+    let _operator = Operator::start(
+        env,
+        &kubeconfig,
+        &ns,
+        "replica-a",
+        &state,
+        &schools,
+        &partners,
+    );
+    env.kubectl_ok(&[
+        "wait",
+        "--for=delete",
+        "partner/reading-quest",
+        "-n",
+        &ns,
+        "--timeout=180s",
+    ]);
+    assert_eq!(
+        held_by_quest(&partners),
+        0,
+        "the partner went before its data did"
+    );
+    assert!(partners.holdings("reading-quest").deletion_notices() >= 1);
+    wait_for(Duration::from_secs(30), "the deletion notice event", || {
+        let found = events(
+            env,
+            &ns,
+            "DataSharingAgreement",
+            "reading-quest",
+            "DeletionNoticeSent",
+        );
+        !found.is_empty()
+    });
+
+    // Deleting a School (once no agreement names it, as in git) destroys its key and
+    // cache, tells its partners to delete, and then the School goes.
+    let ashby = format!("{ns}/ashby-primary");
+    let hub_agreement = format!("{ns}/homework-hub");
+    assert!(
+        !partners
+            .holdings("homework-hub")
+            .people(&hub_agreement, &ashby)
+            .is_empty()
+    );
+    env.kubectl_ok(&[
+        "delete",
+        "dsa",
+        "parent-messages",
+        "-n",
+        &ns,
+        "--wait=false",
+    ]);
+    env.kubectl_ok(&[
+        "delete",
+        "school",
+        "ashby-primary",
+        "-n",
+        &ns,
+        "--wait=false",
+    ]);
+    env.kubectl_ok(&[
+        "wait",
+        "--for=delete",
+        "school/ashby-primary",
+        "-n",
+        &ns,
+        "--timeout=120s",
+    ]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (entries, read) = runtime.block_on(async {
+        let opened = accord::state::State::open(&state).await.unwrap();
+        let master =
+            accord::cache::MasterKey::load(&accord::cache::KeySources::default(), &state).unwrap();
+        let cache = accord::cache::Cache::new(opened.clone(), master)
+            .await
+            .unwrap();
+        let entries = cache.entries(&ashby).await.unwrap();
+        let read = opened
+            .extractions()
+            .await
+            .unwrap()
+            .into_iter()
+            .any(|r| r.school == ashby);
+        (entries.len(), read)
+    });
+    assert_eq!(
+        (entries, read),
+        (0, false),
+        "the school's cache outlived it"
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "the hub to delete the school's pupils",
+        || {
+            partners
+                .holdings("homework-hub")
+                .people(&hub_agreement, &ashby)
+                .is_empty()
+        },
+    );
 }
 
 #[test]
@@ -420,6 +667,264 @@ fn a_second_replica_takes_over_when_the_leader_is_killed_mid_pass() {
     );
 }
 
+/// What `accord operator` is told to read MIS data in Jobs, with the claims the test node
+/// maps to local folders.
+const JOBS: [&str; 8] = [
+    "--extraction",
+    "jobs",
+    "--job-image",
+    "ghcr.io/accord/accord:test",
+    "--job-state-claim",
+    "accord-operator-state",
+    "--job-mis-claim",
+    "trust-mis",
+];
+
+#[test]
+fn each_school_is_read_by_a_job_it_owns_and_delivery_follows_the_job() {
+    let env = env();
+    let (trust, ns, kubeconfig) = deployed_trust(env, "jobs");
+    let state = trust.state();
+    let schools_dir = trust.path().join("schools");
+    let node = Node::start(
+        env,
+        &ns,
+        &[
+            ("accord-operator-state", &state),
+            ("trust-mis", &schools_dir),
+        ],
+    );
+    let operator = Operator::start_with(
+        env,
+        &kubeconfig,
+        &ns,
+        "replica-a",
+        &state,
+        &schools_dir,
+        &trust.partners,
+        &JOBS,
+    );
+    // A School is Ready only once its first read has finished, here in a Job.
+    let waited = env.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "school",
+        "--all",
+        "-n",
+        &ns,
+        "--timeout=240s",
+    ]);
+    assert!(
+        waited.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&waited.stderr),
+        operator.log_tail(),
+        node.output()
+    );
+
+    // Each school was read by a Job it owns, running accord extract in a restricted pod,
+    // and its status names that Job.
+    let jobs: serde_json::Value =
+        serde_json::from_str(&env.kubectl_ok(&["get", "jobs", "-n", &ns, "-o", "json"])).unwrap();
+    for school in ["ashby-primary", "brook-primary", "carlton-academy"] {
+        let uid = env.kubectl_ok(&[
+            "get",
+            "school",
+            school,
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ]);
+        let job = jobs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["metadata"]["labels"]["accord.dev/school"] == school)
+            .unwrap_or_else(|| panic!("no Job for {school}: {jobs}"));
+        let owner = &job["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "School");
+        assert_eq!(owner["uid"], uid.as_str());
+        assert_eq!(owner["controller"], true);
+        let pod = &job["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        assert_eq!(container["command"], serde_json::json!(["accord"]));
+        assert_eq!(container["args"][0], "extract");
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(
+            container["securityContext"]["allowPrivilegeEscalation"],
+            false
+        );
+        assert_eq!(
+            container["securityContext"]["capabilities"]["drop"],
+            serde_json::json!(["ALL"])
+        );
+        let reported = env.kubectl_ok(&[
+            "get", "school", school, "-n", &ns, "-o",
+            "jsonpath={.status.extractionJob.name} {.status.extractionJob.phase} {.status.extractionJob.finishTime}",
+        ]);
+        let cells: Vec<&str> = reported.split(' ').collect();
+        assert_eq!(
+            cells[0],
+            job["metadata"]["name"].as_str().unwrap(),
+            "{reported}"
+        );
+        assert_eq!(cells[1], "Succeeded", "{reported}");
+        assert!(!cells[2].is_empty(), "{reported}");
+    }
+
+    // What the Jobs read is delivered: the ledger (through status) and the partner agree.
+    let held = || -> usize {
+        let hub = trust.partners.holdings("homework-hub");
+        ["ashby-primary", "brook-primary", "carlton-academy"]
+            .iter()
+            .map(|s| {
+                hub.people(&format!("{ns}/homework-hub"), &format!("{ns}/{s}"))
+                    .len()
+            })
+            .sum()
+    };
+    let shared = || -> usize {
+        env.kubectl_ok(&[
+            "get",
+            "dsa",
+            "homework-hub",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.status.peopleShared}",
+        ])
+        .parse()
+        .unwrap_or(0)
+    };
+    wait_for(
+        Duration::from_secs(60),
+        "the Jobs' reads to be delivered",
+        || held() > 0 && shared() == held(),
+    );
+    wait_ready(env, &ns, "dsa/homework-hub");
+
+    // A read that fails shows in the School's status with the Job's reason, and is tried
+    // again after a backoff.
+    env.kubectl_ok(&[
+        "patch", "school", "ashby-primary", "-n", &ns, "--type", "merge", "-p",
+        r#"{"metadata":{"annotations":{"accord.dev/refresh-requested-at":"2026-12-01T09:00:00Z"}},"spec":{"mis":{"oneRosterCsv":{"path":"../mis/not-there"}}}}"#,
+    ]);
+    let job_of = |field: &str| {
+        env.kubectl_ok(&[
+            "get",
+            "school",
+            "ashby-primary",
+            "-n",
+            &ns,
+            "-o",
+            &format!("jsonpath={{.status.extractionJob.{field}}}"),
+        ])
+    };
+    wait_for(Duration::from_secs(60), "the failed Job in status", || {
+        job_of("phase") == "Failed"
+    });
+    assert_eq!(job_of("reason"), "BackoffLimitExceeded");
+    assert_eq!(job_of("attempt"), "1");
+    assert!(!job_of("nextAttemptAt").is_empty());
+    let ready = env.kubectl_ok(&[
+        "get",
+        "school",
+        "ashby-primary",
+        "-n",
+        &ns,
+        "-o",
+        r#"jsonpath={.status.conditions[?(@.type=="Ready")].reason}"#,
+    ]);
+    assert_eq!(ready, "ExtractionFailed");
+    wait_for(Duration::from_secs(30), "the Stalled event", || {
+        events(env, &ns, "School", "ashby-primary", "ExtractionFailed")
+            .iter()
+            .any(|e| message_of(e).contains("Stalled=True"))
+    });
+    wait_for(Duration::from_secs(60), "the second try", || {
+        job_of("attempt") == "2" && job_of("phase") == "Failed"
+    });
+
+    // Fixed, the read is tried at once and succeeds.
+    env.kubectl_ok(&[
+        "patch",
+        "school",
+        "ashby-primary",
+        "-n",
+        &ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"mis":{"oneRosterCsv":{"path":"../mis/ashby-primary"}}}}"#,
+    ]);
+    wait_for(Duration::from_secs(60), "the fixed read", || {
+        job_of("phase") == "Succeeded" && job_of("attempt") == "1"
+    });
+    wait_ready(env, &ns, "school/ashby-primary");
+}
+
+#[test]
+fn a_rotated_partner_token_takes_effect_without_waiting_for_the_next_pass() {
+    let env = env();
+    let (trust, ns, kubeconfig) = deployed_trust(env, "rotate");
+    let operator = Operator::start(
+        env,
+        &kubeconfig,
+        &ns,
+        "replica-a",
+        &trust.state(),
+        &trust.path().join("schools"),
+        &trust.partners,
+    );
+    wait_ready(env, &ns, "dsa/maths-circle");
+    let file = trust
+        .partners
+        .kit("maths-circle")
+        .pull_token
+        .clone()
+        .unwrap();
+    let old = std::fs::read_to_string(file).unwrap().trim().to_owned();
+    let listing = "/partner/v1/agreements";
+    wait_for(
+        Duration::from_secs(30),
+        "the partner's token to be accepted",
+        || operator.portal(listing, Some(&old)).0 == 200,
+    );
+
+    // The Trust rotates the partner's token in its Secret; the next periodic pass is
+    // minutes away, so only the watch on Secrets can bring the new one in this soon.
+    let rotated = env.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "maths-circle-pull",
+        "-n",
+        &ns,
+        "--from-literal=token=rotated-pull-token-2026",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]);
+    let applied = env.kubectl_stdin(&["apply", "-f", "-"], &rotated);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    wait_for(
+        Duration::from_secs(25),
+        "the rotated token to be accepted",
+        || operator.portal(listing, Some("rotated-pull-token-2026")).0 == 200,
+    );
+    assert_eq!(operator.portal(listing, Some(&old)).0, 401);
+}
+
 /// A running `accord operator` process, stopped on drop.
 struct Operator {
     child: Option<Child>,
@@ -442,6 +947,30 @@ impl Operator {
         state: &Path,
         mis_root: &Path,
         partners: &Partners,
+    ) -> Operator {
+        Operator::start_with(
+            env,
+            kubeconfig,
+            namespace,
+            identity,
+            state,
+            mis_root,
+            partners,
+            &[],
+        )
+    }
+
+    /// [`Operator::start`] with more arguments.
+    #[allow(clippy::too_many_arguments)]
+    fn start_with(
+        env: &KubeEnv,
+        kubeconfig: &Path,
+        namespace: &str,
+        identity: &str,
+        state: &Path,
+        mis_root: &Path,
+        partners: &Partners,
+        extra: &[&str],
     ) -> Operator {
         let work = env.dir.path().join(format!("work-{namespace}-{identity}"));
         let log = env
@@ -475,6 +1004,7 @@ impl Operator {
             .arg("--mis-root")
             .arg(mis_root)
             .args(partners.resolve_args())
+            .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("ACCORD_LOG", "info")
             .stdin(Stdio::null())
@@ -688,6 +1218,40 @@ fn apply_folders(env: &KubeEnv, trust: &Path) {
     env.kubectl_ok(&args);
 }
 
+/// Deletes `kind/name` without waiting and checks, a few passes later, that the finalizer
+/// still holds it.
+fn delete_and_see_it_held(env: &KubeEnv, ns: &str, kind: &str, name: &str) {
+    env.kubectl_ok(&["delete", kind, name, "-n", ns, "--wait=false"]);
+    std::thread::sleep(Duration::from_secs(8));
+    let held = env.kubectl_ok(&[
+        "get",
+        kind,
+        name,
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers}",
+    ]);
+    assert!(held.contains("accord.dev/cleanup"), "{held}");
+}
+
+/// The sum of the samples of metric `name` whose label `label` is `value` (every sample
+/// when `label` is empty).
+fn metric_sum(text: &str, name: &str, label: &str, value: &str) -> f64 {
+    let wanted = format!("{label}=\"{value}\"");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, number) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            let matches = label.is_empty() || labels.split(',').any(|l| l == wanted);
+            matches.then(|| number.trim().parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
+
 fn wait_ready(env: &KubeEnv, namespace: &str, object: &str) {
     env.kubectl_ok(&[
         "wait",
@@ -801,6 +1365,45 @@ fn the_chart_lints_and_renders_restricted_pods_and_namespaced_rbac() {
     assert_eq!(
         container["capabilities"]["drop"],
         serde_json::json!(["ALL"])
+    );
+
+    // Extraction runs in Jobs by default: the Role lets the operator manage exactly those,
+    // and the state they share is a claim both can mount.
+    let args = &pod["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--extraction=jobs"),
+        "{args}"
+    );
+    let role = documents.iter().find(|d| d["kind"] == "Role").unwrap();
+    let jobs = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["apiGroups"] == serde_json::json!(["batch"]))
+        .expect("the Role grants Jobs");
+    assert_eq!(jobs["resources"], serde_json::json!(["jobs"]));
+    assert_eq!(
+        jobs["verbs"],
+        serde_json::json!(["create", "get", "list", "watch", "delete"])
+    );
+    let claim = documents
+        .iter()
+        .find(|d| d["kind"] == "PersistentVolumeClaim")
+        .expect("a claim for the shared state");
+    assert_eq!(
+        claim["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteMany"])
+    );
+    assert!(
+        args.as_array().unwrap().iter().any(|a| a
+            == &serde_json::json!(format!(
+                "--job-state-claim={}",
+                claim["metadata"]["name"].as_str().unwrap()
+            ))),
+        "{args}"
     );
 
     // The portal's tokens come from a Secret mounted read-only, named in the values.

@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod node;
+
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

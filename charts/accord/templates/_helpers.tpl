@@ -17,3 +17,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: accord
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/* The PersistentVolumeClaim holding the state folder. */}}
+{{- define "accord.stateClaim" -}}
+{{- .Values.state.existingClaim | default (printf "%s-state" (include "accord.name" .)) -}}
+{{- end -}}

@@ -6,6 +6,7 @@
 mod audit;
 mod crds;
 mod demo;
+mod extract;
 mod keys;
 mod locate;
 mod mis;
@@ -53,7 +54,9 @@ enum Command {
     /// The embedded controller: converge a folder of YAML, with state in SQLite.
     Run(run::Args),
     /// The controller inside a Kubernetes cluster: the five kinds from the apiserver.
-    Operator(operator::Args),
+    Operator(Box<operator::Args>),
+    /// Read one school's MIS into the encrypted cache and exit: the operator's Job.
+    Extract(extract::Args),
     /// The example Trust end to end on this machine: partners, controller and pull API.
     Demo(demo::Args),
     /// Every resource and its status, from the state `accord run` keeps.
@@ -80,7 +83,8 @@ pub fn run() -> ExitCode {
         Command::Mis(command) => mis::run(command),
         Command::Partner(command) => partner::run(command),
         Command::Run(args) => run::run(args),
-        Command::Operator(args) => operator::run(args),
+        Command::Operator(args) => operator::run(*args),
+        Command::Extract(args) => extract::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Status(args) => status::run(args),
         Command::Locate(args) => locate::run(args),

@@ -50,6 +50,8 @@ pub struct Args {
     listen: SocketAddr,
     #[command(flatten)]
     portal: super::run::PortalArgs,
+    #[command(flatten)]
+    extraction: super::extract::ExtractionArgs,
 }
 
 /// Runs `accord operator`.
@@ -87,6 +89,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         probes: args.probes,
         listen: args.listen,
         portal: std::sync::Arc::new(portal),
+        extraction_jobs: args.extraction.job_settings()?,
     };
     let client = kube::Client::try_default()
         .await

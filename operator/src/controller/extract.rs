@@ -2,13 +2,19 @@
 //! fields.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use serde_json::{Map, Value};
 
+use crate::cache::{Cache, CacheError};
 use crate::catalogue::{Area, SOURCED_ID};
 use crate::mis::rest::RestConfig;
 use crate::mis::{Extract, FieldSet, MisError, ReadOptions};
-use crate::resources::{School, SecretKeyRef};
+use crate::plan::REFRESH_REQUESTED_AT;
+use crate::resources::{ObjectKey, School, SecretKeyRef};
+use crate::state::ExtractionRecord;
 
 /// Why a school's MIS could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +55,54 @@ impl SecretsDir {
             path,
         })
     }
+}
+
+/// Reads a school's MIS for `fields` and puts each area in the cache, to expire after
+/// `retention`, noting the attempt in `record` (which the caller stores). A read that
+/// fails leaves the cache as it was; its error is in `record` and returned as the inner
+/// `Err`, with the number of warnings as the inner `Ok`. The outer error is the cache's.
+/// `accord run` calls this in its pass, `accord extract` in a Job.
+#[allow(clippy::too_many_arguments)]
+pub async fn refresh_school(
+    cache: &Cache,
+    school: &School,
+    base: &Path,
+    fields: &FieldSet,
+    secrets: &SecretsDir,
+    retention: std::time::Duration,
+    now: Timestamp,
+    record: &mut ExtractionRecord,
+) -> Result<Result<usize, ExtractError>, CacheError> {
+    let key = ObjectKey::of(school).to_string();
+    record.last_attempt = SystemTime::now();
+    let progress = super::progress::Reading::start(&key);
+    let read = read_school(school, base, fields, secrets).await;
+    progress.finish(
+        read.as_ref()
+            .ok()
+            .map(|e| e.records.values().map(Vec::len).sum()),
+    );
+    let extract = match read {
+        Ok(extract) => extract,
+        Err(error) => {
+            record.last_error = Some(error.to_string());
+            return Ok(Err(error));
+        }
+    };
+    let expires = SystemTime::from(now) + retention;
+    for area in fields.areas() {
+        let payload = area_payload(&extract, area);
+        let count = extract.records(area).len() as u64;
+        cache.put(&key, area, &payload, count, expires).await?;
+    }
+    record.last_extraction = Some(SystemTime::from(now));
+    record.extracted_fields = fields
+        .areas()
+        .map(|a| (a.to_string(), fields.fields(a).map(str::to_owned).collect()))
+        .collect();
+    record.refresh_handled = school.annotations().get(REFRESH_REQUESTED_AT).cloned();
+    record.last_error = None;
+    Ok(Ok(extract.warnings.len()))
 }
 
 /// Reads a school's MIS for `fields`. `base` is the folder of the file that declared the

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+
 use tracing::{info, warn};
 
 pub use load::{Declaration, Loaded, load, load_all};
@@ -37,10 +37,10 @@ use crate::api::{ApiContext, Snapshot};
 use crate::cache::{Cache, CacheError};
 use crate::catalogue::Area;
 use crate::mis::FieldSet;
-use crate::plan::{EntryFacts, Facts, REFRESH_REQUESTED_AT, SchoolFacts, plan};
+use crate::plan::{EntryFacts, Facts, SchoolFacts, plan};
 use crate::resources::{Kind, ObjectKey, ResourceSet};
 use crate::state::{ExtractionRecord, ResourceRef, Revision, State, StateError};
-use extract::{SecretsDir, area_payload, read_school};
+use extract::SecretsDir;
 
 /// Where the controller reads from and keeps its state.
 #[derive(Clone, Debug)]
@@ -81,6 +81,22 @@ pub struct Outcome {
     pub next_due: Option<Timestamp>,
     /// Schools read in this pass.
     pub extracted: Vec<ObjectKey>,
+    /// Reads the pass wanted but left to someone else (see
+    /// [`Controller::delegate_reads`]).
+    pub reads_wanted: Vec<ReadRequest>,
+}
+
+/// A school's MIS read that the plan wants and the pass left to someone else.
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    /// The school.
+    pub school: ObjectKey,
+    /// Exactly the fields to read.
+    pub fields: FieldSet,
+    /// How long the entries written may live.
+    pub retention: std::time::Duration,
+    /// Why the plan wants it, for logs.
+    pub reason: String,
 }
 
 /// The embedded controller.
@@ -91,6 +107,7 @@ pub struct Controller {
     /// Resources in files whose latest change was refused, with the finding.
     invalid: Vec<(Kind, ObjectKey, String)>,
     published: tokio::sync::watch::Sender<Option<Arc<Snapshot>>>,
+    reads_delegated: bool,
 }
 
 impl Controller {
@@ -102,7 +119,15 @@ impl Controller {
             current: None,
             invalid: Vec::new(),
             published: tokio::sync::watch::Sender::new(None),
+            reads_delegated: false,
         }
+    }
+
+    /// Leaves MIS reads to someone else: a pass lists them in [`Outcome::reads_wanted`]
+    /// instead of reading, and uses what the reader put in the cache and the state.
+    pub fn delegate_reads(mut self) -> Controller {
+        self.reads_delegated = true;
+        self
     }
 
     /// What the HTTP API needs to serve under the controller's latest pass.
@@ -217,40 +242,41 @@ impl Controller {
             let mut record = records.remove(&key).unwrap_or_else(|| new_record(&key));
 
             if let Some(reason) = &school_plan.extract {
-                info!(school = %key, reason = ?reason, "Reading MIS");
-                record.last_attempt = SystemTime::now();
-                let base = self.options.path.clone();
-                let progress = progress::Reading::start(&key);
-                let fields = &school_plan.extract_fields;
-                let read = read_school(school, &base, fields, &self.options.secrets).await;
-                progress.finish(
-                    read.as_ref()
-                        .ok()
-                        .map(|e| e.records.values().map(Vec::len).sum()),
-                );
-                match read {
-                    Ok(extract) => {
-                        let expires = SystemTime::from(now) + school_plan.retention.0;
-                        for area in school_plan.extract_fields.areas() {
-                            let payload = area_payload(&extract, area);
-                            let count = extract.records(area).len() as u64;
-                            self.cache.put(&key, area, &payload, count, expires).await?;
+                if self.reads_delegated {
+                    // Someone else reads (a Job per school): say what to read, and wait for
+                    // its record and cache entries to appear in the state.
+                    outcome.reads_wanted.push(ReadRequest {
+                        school: school_plan.key.clone(),
+                        fields: school_plan.extract_fields.clone(),
+                        retention: school_plan.retention.0,
+                        reason: format!("{reason:?}"),
+                    });
+                } else {
+                    info!(school = %key, reason = ?reason, "Reading MIS");
+                    let base = self.options.path.clone();
+                    let read = extract::refresh_school(
+                        &self.cache,
+                        school,
+                        &base,
+                        &school_plan.extract_fields,
+                        &self.options.secrets,
+                        school_plan.retention.0,
+                        now,
+                        &mut record,
+                    )
+                    .await?;
+                    match read {
+                        Ok(warnings) => {
+                            outcome.extracted.push(school_plan.key.clone());
+                            info!(school = %key, warnings, "Extraction finished");
                         }
-                        record.last_extraction = Some(SystemTime::from(now));
-                        record.extracted_fields = field_map(&school_plan.extract_fields);
-                        record.refresh_handled =
-                            school.annotations().get(REFRESH_REQUESTED_AT).cloned();
-                        record.last_error = None;
-                        outcome.extracted.push(school_plan.key.clone());
-                        info!(school = %key, warnings = extract.warnings.len(), "Extraction finished");
+                        Err(error) => {
+                            warn!(school = %key, %error, "Extraction failed");
+                            outcome.failures.push(format!("school {key}: {error}"));
+                        }
                     }
-                    Err(error) => {
-                        warn!(school = %key, %error, "Extraction failed");
-                        outcome.failures.push(format!("school {key}: {error}"));
-                        record.last_error = Some(error.to_string());
-                    }
+                    self.state().put_extraction(&record).await?;
                 }
-                self.state().put_extraction(&record).await?;
             }
             observations.insert(school_plan.key.clone(), record);
         }
@@ -440,15 +466,8 @@ fn timestamp(time: SystemTime) -> Timestamp {
     Timestamp::try_from(time).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn field_map(fields: &FieldSet) -> BTreeMap<String, Vec<String>> {
-    fields
-        .areas()
-        .map(|a| (a.to_string(), fields.fields(a).map(str::to_owned).collect()))
-        .collect()
-}
-
 /// The read history of a school never read before.
-fn new_record(school: &str) -> ExtractionRecord {
+pub fn new_record(school: &str) -> ExtractionRecord {
     ExtractionRecord {
         school: school.to_owned(),
         last_extraction: None,

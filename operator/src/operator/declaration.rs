@@ -96,8 +96,9 @@ impl Cluster {
     }
 
     /// Writes the declaration folder: every kept object as a YAML file. A School being
-    /// deleted is left out, so the pass destroys its key; a Partner being deleted stays, so
-    /// its deletion notices can still reach it. Relative MIS paths are taken from
+    /// deleted is left out, with the consent rules and erasure requests about it, so the
+    /// pass destroys its key and tells its partners to delete; a Partner being deleted
+    /// stays, so its deletion notices can still reach it. Relative MIS paths are taken from
     /// `mis_root`.
     pub fn write(&self, folder: &Folder, mis_root: &Path) -> std::io::Result<()> {
         for dir in ["schools", "partners", "agreements", "consent", "erasures"] {
@@ -130,28 +131,37 @@ impl Cluster {
             write_object(trust, "agreements", kind, agreement, &agreement.spec)?;
         }
 
-        // A consent rule naming an agreement that is going would make the declaration
-        // invalid, as it would in git: the agreement's name is dropped from the rule, and
-        // a rule left with no agreement is left out.
+        // A consent rule naming an agreement that is going, or gone since, would make the
+        // declaration invalid, as it would in git: the agreement's name is dropped from the
+        // rule, and a rule left with no agreement is left out.
         let kept: BTreeSet<String> = self.kept_agreements().map(ResourceExt::name_any).collect();
-        let going: BTreeSet<String> = self
-            .agreements
+        // Likewise a consent rule or erasure request about a school that is going: its
+        // school's data is about to be destroyed and its partners told to delete.
+        let leaving: BTreeSet<String> = self
+            .schools
             .iter()
+            .filter(|s| deleting(*s))
             .map(ResourceExt::name_any)
-            .filter(|name| !kept.contains(name))
             .collect();
         for rule in &self.consent_rules {
+            if leaving.contains(&rule.spec.school) {
+                continue;
+            }
             let mut rule = rule.clone();
             if let Some(agreements) = rule.spec.scope.agreements.as_mut() {
                 let before = agreements.len();
-                agreements.retain(|name| !going.contains(name));
+                agreements.retain(|name| kept.contains(name));
                 if before > 0 && agreements.is_empty() {
                     continue;
                 }
             }
             write_object(trust, "consent", Kind::ConsentRule, &rule, &rule.spec)?;
         }
-        for erasure in &self.erasures {
+        for erasure in self
+            .erasures
+            .iter()
+            .filter(|e| !leaving.contains(&e.spec.school))
+        {
             write_object(
                 trust,
                 "erasures",
@@ -195,6 +205,13 @@ impl Cluster {
     }
 }
 
+/// Every `{name, key}` Secret reference in one spec, as (name, key).
+pub fn refs_of(spec: &Value) -> BTreeSet<(String, String)> {
+    let mut refs = BTreeSet::new();
+    collect_refs(spec, false, &mut refs);
+    refs
+}
+
 /// Writes the keyring ConfigMap's entries into `<trust>/keyring/`. A missing ConfigMap
 /// leaves the keyring empty, so no agreement verifies.
 pub async fn write_keyring(
@@ -226,19 +243,19 @@ pub async fn write_keyring(
 
 /// Writes each referenced Secret key as `<secrets>/<name>/<key>`, mode 0600, and removes
 /// any written before that is no longer referenced. A missing Secret or key is left
-/// missing: the connector or delivery that needs it says which.
+/// missing: the connector or delivery that needs it says which. Each file is replaced
+/// whole (written aside, then renamed), so the pull API, which reads tokens while passes
+/// run, never finds one missing or half written.
 pub async fn write_secrets(
     client: &Client,
     namespace: &str,
     refs: &BTreeSet<(String, String)>,
     folder: &Folder,
 ) -> Result<(), super::OperatorError> {
-    if folder.secrets.exists() {
-        std::fs::remove_dir_all(&folder.secrets)?;
-    }
     private_dir(&folder.secrets)?;
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let names: BTreeSet<&String> = refs.iter().map(|(name, _)| name).collect();
+    let mut written: BTreeSet<PathBuf> = BTreeSet::new();
     for name in names {
         if !safe_name(name) {
             continue;
@@ -254,8 +271,30 @@ pub async fn write_secrets(
                 continue;
             }
             if let Some(bytes) = data.get(key) {
-                write_private(&dir.join(key), &bytes.0)?;
+                let path = dir.join(key);
+                let aside = dir.join(format!(".{key}.new"));
+                write_private(&aside, &bytes.0)?;
+                std::fs::rename(&aside, &path)?;
+                written.insert(path);
             }
+        }
+        written.insert(dir);
+    }
+    remove_unwritten(&folder.secrets, &written)
+}
+
+// Removes what `written` does not name below `dir`: Secrets and keys no longer referenced.
+fn remove_unwritten(dir: &Path, written: &BTreeSet<PathBuf>) -> Result<(), super::OperatorError> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if written.contains(&path) {
+            if path.is_dir() {
+                remove_unwritten(&path, written)?;
+            }
+        } else if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
         }
     }
     Ok(())

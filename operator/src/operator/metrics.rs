@@ -2,7 +2,10 @@
 //!
 //! `/healthz` answers while the process serves; `/readyz` once it has a client to the
 //! apiserver (a replica waiting for the Lease is ready: it is a healthy standby).
-//! `/metrics` is Prometheus text: passes, failed passes, pass duration and leadership.
+//! `/metrics` is Prometheus text: passes, failed passes, pass duration and leadership;
+//! failures by kind and reason; and, per agreement, what the ledger says flowed (people the
+//! partner holds, batches, bytes and deletion notices it acknowledged) and how long
+//! erasure requests took from creation to `Ready`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,11 +15,15 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use super::tally::AgreementTally;
 
 /// The operator's metrics.
 #[derive(Clone)]
@@ -26,7 +33,28 @@ pub struct Metrics {
     failed: Counter,
     duration: Histogram,
     leader: Gauge,
+    failures: Family<FailureLabels, Counter>,
+    people: Family<FlowLabels, Gauge>,
+    batches: Family<FlowLabels, Counter>,
+    bytes: Family<FlowLabels, Counter>,
+    notices: Family<FlowLabels, Counter>,
+    erasure: Histogram,
     ready: Arc<AtomicBool>,
+}
+
+/// What failed: the object's kind, and the CamelCase reason of its `Stalled` condition or
+/// of the reconcile error.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    kind: String,
+    reason: String,
+}
+
+/// One agreement and its partner, both `namespace/name`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FlowLabels {
+    agreement: String,
+    partner: String,
 }
 
 impl Default for Metrics {
@@ -35,6 +63,13 @@ impl Default for Metrics {
         let failed = Counter::default();
         let duration = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let leader = Gauge::default();
+        let failures = Family::<FailureLabels, Counter>::default();
+        let people = Family::<FlowLabels, Gauge>::default();
+        let batches = Family::<FlowLabels, Counter>::default();
+        let bytes = Family::<FlowLabels, Counter>::default();
+        let notices = Family::<FlowLabels, Counter>::default();
+        // From seconds (a loopback partner) to days (a partner that was down a weekend).
+        let erasure = Histogram::new(exponential_buckets(1.0, 4.0, 10));
         let mut registry = Registry::with_prefix("accord_operator");
         registry.register("passes", "Passes over the namespace", passes.clone());
         registry.register(
@@ -48,12 +83,48 @@ impl Default for Metrics {
             "1 while this replica holds the Lease",
             leader.clone(),
         );
+        registry.register(
+            "failures",
+            "Objects that stalled and reconciles that failed, by kind and reason",
+            failures.clone(),
+        );
+        registry.register(
+            "people_shared",
+            "People the partner holds under the agreement, from the ledger",
+            people.clone(),
+        );
+        registry.register(
+            "batches_delivered",
+            "Batches of records the partner acknowledged, from the ledger",
+            batches.clone(),
+        );
+        registry.register(
+            "bytes_sent",
+            "Bytes of the messages the partner acknowledged, from the ledger",
+            bytes.clone(),
+        );
+        registry.register(
+            "deletion_notices_delivered",
+            "Deletion notices the partner acknowledged, from the ledger",
+            notices.clone(),
+        );
+        registry.register(
+            "erasure_seconds",
+            "From an ErasureRequest's creation to its Ready condition turning True",
+            erasure.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             passes,
             failed,
             duration,
             leader,
+            failures,
+            people,
+            batches,
+            bytes,
+            notices,
+            erasure,
             ready: Arc::default(),
         }
     }
@@ -67,6 +138,45 @@ impl Metrics {
             self.failed.inc();
         }
         self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts one failure of an object of `kind`, for `reason`.
+    pub fn failure(&self, kind: &str, reason: &str) {
+        let labels = FailureLabels {
+            kind: kind.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.failures.get_or_create(&labels).inc();
+    }
+
+    /// Brings the flow figures up to the ledger's `tallies`, by agreement. The ledger only
+    /// grows, so each counter moves up to its total; a fresh leader starts at the totals.
+    pub fn record_flows<'a>(
+        &self,
+        tallies: impl IntoIterator<Item = (&'a String, &'a AgreementTally)>,
+    ) {
+        for (agreement, tally) in tallies {
+            let labels = FlowLabels {
+                agreement: agreement.clone(),
+                partner: tally.partner.clone(),
+            };
+            self.people
+                .get_or_create(&labels)
+                .set(i64::try_from(tally.people).unwrap_or(i64::MAX));
+            for (family, total) in [
+                (&self.batches, tally.batches),
+                (&self.bytes, tally.bytes),
+                (&self.notices, tally.deletion_notices),
+            ] {
+                let counter = family.get_or_create(&labels);
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+        }
+    }
+
+    /// Records how long an erasure took, from its request's creation to `Ready`.
+    pub fn erasure_ready(&self, took: Duration) {
+        self.erasure.observe(took.as_secs_f64());
     }
 
     /// Records whether this replica leads.

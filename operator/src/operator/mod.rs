@@ -8,15 +8,20 @@
 //! controllers (`reconcile`) decide when passes run and hold finalizers; a Lease makes
 //! sure only one replica acts; `metrics` serves the probes and Prometheus metrics.
 //!
+//! With `--extraction=jobs` each school's MIS read is a Kubernetes Job owned by its School
+//! (`extraction`), running `accord extract` from the same image.
+//!
 //! Limitation: state (cache, outbox, ledger) stays in SQLite under `--state`, so a second
-//! replica takes over only when it sees the same folder; PostgreSQL is to come.
-//! Limitation: extraction runs inside the operator, not as a Job per school.
+//! replica, and an extraction Job, share it only through the same folder (a volume);
+//! PostgreSQL is to come.
 
 mod declaration;
+mod extraction;
 mod metrics;
 mod pass;
 mod publish;
 mod reconcile;
+mod tally;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +33,7 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::{error, info};
 
 pub use declaration::{Cluster, Folder};
+pub use extraction::JobSettings;
 pub use metrics::Metrics;
 pub use publish::FIELD_MANAGER;
 pub use reconcile::FINALIZER;
@@ -68,6 +74,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The portal: its sign-in tokens, from a mounted Secret.
     pub portal: std::sync::Arc<crate::portal::Portal>,
+    /// How MIS reads run: `None` inside the operator's pass, else as a Job per school.
+    pub extraction_jobs: Option<JobSettings>,
 }
 
 /// Why the operator stopped or a reconcile failed.
@@ -103,6 +111,24 @@ pub enum OperatorError {
     /// Deletion waits for a pass to leave the object out.
     #[error("{0}: awaiting a pass without it")]
     AwaitingPass(String),
+}
+
+impl OperatorError {
+    /// A CamelCase word for the failure, for the failures metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            OperatorError::Kube(_) => "ApiserverRequestFailed",
+            OperatorError::Controller(_) => "PassFailed",
+            OperatorError::State(_) => "StateFailed",
+            OperatorError::Cache(_) => "CacheFailed",
+            OperatorError::MasterKey(_) => "MasterKeyUnavailable",
+            OperatorError::Work(_) => "WorkFolderFailed",
+            OperatorError::Lease(_) => "LeaseLost",
+            OperatorError::Finalizer(_) => "FinalizerFailed",
+            OperatorError::AwaitingPartner(_) => "AwaitingPartner",
+            OperatorError::AwaitingPass(_) => "AwaitingPass",
+        }
+    }
 }
 
 /// What every reconcile shares.
@@ -206,14 +232,20 @@ async fn open(
         resolve: settings.resolve.clone(),
         retry: RetryPolicy::default(),
     };
-    let controller = Controller::new(options, cache);
+    let mut controller = Controller::new(options, cache);
+    let jobs = settings.extraction_jobs.clone().map(|job_settings| {
+        extraction::Jobs::new(client.clone(), &settings.namespace, job_settings)
+    });
+    if jobs.is_some() {
+        controller = controller.delegate_reads();
+    }
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let mut api_context = controller.api_context();
     api_context.portal = settings.portal.clone();
     let api = crate::api::spawn(listener, api_context)?;
     let publisher = publish::Publisher::new(client.clone(), settings.identity.clone());
     Ok(Context {
-        passes: Passes::new(controller, state, publisher),
+        passes: Passes::new(controller, state, publisher, jobs),
         _api: api,
         client,
         settings,

@@ -4,7 +4,8 @@
 //! always brought up to date; the watches below make sure the right objects are
 //! reconciled when something they depend on changes: an agreement when its schools,
 //! partner, consent rules, erasure requests or the keyring change, a school or partner
-//! when an agreement naming it changes.
+//! when an agreement naming it or a Secret it names changes, a school when its extraction
+//! Job changes.
 //!
 //! Agreements, partners and schools carry a finalizer. Deleting an agreement leaves it in
 //! place until its partner has acknowledged the deletion notice and holds nothing more;
@@ -15,7 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -23,6 +26,7 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
+use super::declaration::refs_of;
 use super::pass::PassReport;
 use super::{Context, OperatorError};
 use crate::resources::{
@@ -93,7 +97,21 @@ pub async fn run(context: Arc<Context>) {
         .for_each(log_result);
 
     let schools: Api<School> = Api::namespaced(client.clone(), &namespace);
-    let school_run = Controller::new(schools, config.clone())
+    let mut school_controller = Controller::new(schools, config.clone());
+    let school_store = school_controller.store();
+    school_controller = school_controller.watches(
+        secrets_metadata(&client, &namespace),
+        config.clone(),
+        move |secret| referencing(&school_store, &secret.name_any(), |s: &School| &s.spec),
+    );
+    // A Job finishing reconciles its School, so delivery follows a read at once.
+    if context.settings.extraction_jobs.is_some() {
+        school_controller = school_controller.owns(
+            Api::<Job>::namespaced(client.clone(), &namespace),
+            watcher::Config::default().labels(super::extraction::SELECTOR),
+        );
+    }
+    let school_run = school_controller
         .watches(
             agreements.clone(),
             config.clone(),
@@ -112,7 +130,14 @@ pub async fn run(context: Arc<Context>) {
         .for_each(log_result);
 
     let partners: Api<Partner> = Api::namespaced(client.clone(), &namespace);
-    let partner_run = Controller::new(partners, config.clone())
+    let partner_controller = Controller::new(partners, config.clone());
+    let partner_store = partner_controller.store();
+    let partner_run = partner_controller
+        .watches(
+            secrets_metadata(&client, &namespace),
+            config.clone(),
+            move |secret| referencing(&partner_store, &secret.name_any(), |p: &Partner| &p.spec),
+        )
         .watches(
             agreements,
             config.clone(),
@@ -241,13 +266,20 @@ fn requeue(report: &PassReport) -> Action {
     Action::requeue(wait)
 }
 
-fn error_policy<K>(_: Arc<K>, error: &OperatorError, _: Arc<Context>) -> Action {
+fn error_policy<K: Resource<DynamicType = ()>>(
+    _: Arc<K>,
+    error: &OperatorError,
+    context: Arc<Context>,
+) -> Action {
     match error {
         // Waiting for a partner or a pass is normal during deletion: look again soon.
         OperatorError::AwaitingPartner(_) | OperatorError::AwaitingPass(_) => {
             Action::requeue(Duration::from_secs(2))
         }
-        _ => Action::requeue(Duration::from_secs(10)),
+        _ => {
+            context.metrics.failure(&K::kind(&()), error.reason());
+            Action::requeue(Duration::from_secs(10))
+        }
     }
 }
 
@@ -258,6 +290,30 @@ async fn log_result<K: Resource, E: std::fmt::Display>(result: Result<(ObjectRef
             text => warn!(error = %text, "Reconcile failed"),
         }
     }
+}
+
+// Every Secret in the namespace as metadata only (an `Api` of `PartialObjectMeta` asks the
+// apiserver for metadata): the watch never carries a Secret's values, and the pass reads
+// only the Secrets that resources name.
+fn secrets_metadata(client: &kube::Client, namespace: &str) -> Api<PartialObjectMeta<Secret>> {
+    Api::namespaced(client.clone(), namespace)
+}
+
+// The objects in `store` whose spec names the Secret `name` in a `*Ref`.
+fn referencing<K, S>(store: &Store<K>, name: &str, spec: impl Fn(&K) -> &S) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    S: serde::Serialize,
+{
+    store
+        .state()
+        .iter()
+        .filter(|object| {
+            let spec = serde_json::to_value(spec(object)).unwrap_or_default();
+            refs_of(&spec).iter().any(|(secret, _)| secret == name)
+        })
+        .map(|object| ObjectRef::from_obj(object.as_ref()))
+        .collect()
 }
 
 fn agreements_where(

@@ -31,8 +31,8 @@ pub use erasure::{
 pub use location::{Country, DataLocation};
 pub use partner::{Partner, PartnerAuth, PartnerSpec, PartnerStatus, PartnerTls, SigningMethod};
 pub use school::{
-    AreaStatus, CsvSource, CtfSource, MisConnector, OneRosterVersion, Refresh, RestSource, School,
-    SchoolSpec, SchoolStatus,
+    AreaStatus, CsvSource, CtfSource, ExtractionJobStatus, MisConnector, OneRosterVersion, Refresh,
+    RestSource, School, SchoolSpec, SchoolStatus,
 };
 pub use selector::selects;
 pub use set::{ObjectKey, ResourceSet};

@@ -192,6 +192,36 @@ pub struct SchoolStatus {
     /// The git commit of the declaration last tried, valid or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_revision: Option<String>,
+    /// The latest extraction Job, when the operator reads MIS data in Jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction_job: Option<ExtractionJobStatus>,
+}
+
+/// A `batch/v1` Job that reads one school's MIS into the cache, as last seen.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtractionJobStatus {
+    /// The Job's name.
+    pub name: String,
+    /// `Pending`, `Running`, `Succeeded` or `Failed`.
+    pub phase: String,
+    /// Which try this is for the same read, from 1.
+    pub attempt: i64,
+    /// When the Job started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When it succeeded or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_time: Option<Time>,
+    /// Why it failed (CamelCase, from the Job's `Failed` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The Job's own message about the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the failed read is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Time>,
 }
 
 /// One authorised area of a school's data, as the cache holds it.

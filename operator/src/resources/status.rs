@@ -45,6 +45,8 @@ pub mod reasons {
     pub const PROGRESSING: &str = "Progressing";
     /// The school's MIS could not be read; the last good cache stays in use.
     pub const EXTRACTION_FAILED: &str = "ExtractionFailed";
+    /// A Job is reading the school's MIS.
+    pub const EXTRACTION_RUNNING: &str = "ExtractionRunning";
     /// No agreement in effect authorises any of the school's data.
     pub const NOTHING_AUTHORISED: &str = "NothingAuthorised";
     /// The agreement is signed, within its window and not suspended.
