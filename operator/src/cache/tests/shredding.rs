@@ -21,7 +21,11 @@ async fn shredded_school_cannot_be_recovered_from_an_old_copy() {
     state.checkpoint().await.expect("checkpoint");
     let copy_dir = dir.path().join("copy");
     std::fs::create_dir(&copy_dir).expect("copy folder");
-    std::fs::copy(state.database_path(), copy_dir.join("state.db")).expect("copy database");
+    std::fs::copy(
+        state.database_path().expect("a SQLite file"),
+        copy_dir.join("state.db"),
+    )
+    .expect("copy database");
     let copy = State::open(&copy_dir).await.expect("open copy");
     let old_wrapped = copy
         .wrapped_key("oak")
@@ -105,8 +109,9 @@ async fn wrong_master_key_is_refused_even_without_the_check_row() {
         .put("oak", Area::Students, PUPILS, 1, in_days(30))
         .await
         .expect("put");
-    sqlx::query("DELETE FROM master_key_check")
-        .execute(cache.state().pool())
+    cache
+        .state()
+        .execute_sql("DELETE FROM master_key_check")
         .await
         .expect("lose the check row");
     cache.state().close().await;
