@@ -5,6 +5,7 @@
 
 mod audit;
 mod crds;
+mod database;
 mod demo;
 mod keys;
 mod locate;

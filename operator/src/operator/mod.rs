@@ -46,6 +46,8 @@ pub struct Settings {
     pub namespace: String,
     /// The state folder (SQLite database, and the master key when generated).
     pub state: PathBuf,
+    /// The PostgreSQL state database, instead of SQLite in `state`.
+    pub database: Option<crate::state::PostgresUrl>,
     /// A private folder for each pass's declaration and Secrets (memory-backed in a pod).
     pub work: PathBuf,
     /// The folder relative MIS paths are taken from.
@@ -192,7 +194,10 @@ async fn open(
     settings: Settings,
     metrics: Metrics,
 ) -> Result<Context, OperatorError> {
-    let state = State::open(&settings.state).await?;
+    let state = match &settings.database {
+        Some(url) => State::connect(url, &settings.state).await?,
+        None => State::open(&settings.state).await?,
+    };
     let master = MasterKey::load(
         &KeySources::from_env(settings.master_key_file.clone()),
         &settings.state,
