@@ -51,7 +51,8 @@ enum Command {
     /// A partner's receiving end, for demos and tests.
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
-    /// The embedded controller: converge a folder of YAML, with state in SQLite.
+    /// The embedded controller: converge a folder of YAML, with state in SQLite (or
+    /// PostgreSQL with --database-url).
     Run(run::Args),
     /// The controller inside a Kubernetes cluster: the five kinds from the apiserver.
     Operator(operator::Args),

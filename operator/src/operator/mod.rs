@@ -8,8 +8,8 @@
 //! controllers (`reconcile`) decide when passes run and hold finalizers; a Lease makes
 //! sure only one replica acts; `metrics` serves the probes and Prometheus metrics.
 //!
-//! Limitation: state (cache, outbox, ledger) stays in SQLite under `--state`, so a second
-//! replica takes over only when it sees the same folder; PostgreSQL is to come.
+//! Limitation: without `--database-url` the state (cache, outbox, ledger) is SQLite under
+//! `--state`, so a second replica takes over only when it sees the same folder.
 //! Limitation: extraction runs inside the operator, not as a Job per school.
 
 mod declaration;
