@@ -161,11 +161,6 @@ impl State {
         }
     }
 
-    /// Whether the state is in PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.pool, Pool::Postgres(_))
-    }
-
     /// Makes erased rows leave the database's logs, as far as the backend allows.
     ///
     /// SQLite: moves everything from the write-ahead log into the database file and

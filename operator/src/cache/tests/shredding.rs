@@ -186,3 +186,33 @@ async fn a_replica_with_another_master_key_is_refused_naming_the_shared_database
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn shredding_on_postgres_erases_the_school_and_vacuums_its_tables() {
+    use crate::state::tests::{Backend, Scratch, count};
+    let scratch = Scratch::new(Backend::Postgres);
+    let state = scratch.open().await;
+    let cache = Cache::new(state.clone(), MasterKey::from_bytes(&[7; 32]))
+        .await
+        .expect("cache");
+    cache
+        .put("oak", Area::Students, PUPILS, 1, in_days(30))
+        .await
+        .expect("put");
+
+    assert!(cache.shred_school("oak").await.expect("shred"));
+
+    let read = cache
+        .get("oak", Area::Students, SystemTime::now())
+        .await
+        .expect("get");
+    assert_eq!(read, None);
+    assert_eq!(count(&state, "SELECT COUNT(*) FROM cache_entries").await, 0);
+    let vacuumed = count(
+        &state,
+        "SELECT COUNT(*) FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL \
+         AND relname IN ('school_keys', 'cache_entries')",
+    )
+    .await;
+    assert_eq!(vacuumed, 2, "both tables are vacuumed after shredding");
+}
