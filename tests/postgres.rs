@@ -1,6 +1,6 @@
 //! `accord run` with its state in a real PostgreSQL server (see `postgres_env`): the
 //! example Trust is delivered to the partners' receivers, and the commands that read the
-//! state (`audit verify`, `status`, `locate`) read it from the same database.
+//! state (`audit verify`, `status`, `locate`, `plan`) read it from the same database.
 
 mod common;
 mod postgres_env;
@@ -130,7 +130,7 @@ fn accord_run_on_postgres_delivers_and_audit_verify_names_an_edited_entry() {
 }
 
 #[test]
-fn status_and_locate_read_what_accord_run_wrote_to_postgres() {
+fn status_locate_and_plan_read_what_accord_run_wrote_to_postgres() {
     let trust = Trust::new();
     let database = postgres_env::database("status");
     let url = url_with_password(&database);
@@ -171,6 +171,27 @@ fn status_and_locate_read_what_accord_run_wrote_to_postgres() {
         String::from_utf8_lossy(&locate.stderr)
     );
     assert!(String::from_utf8_lossy(&locate.stdout).contains("homework-hub"));
+
+    // A change planned against the applied declaration: the agreement stops sharing
+    // email, which is read back from the database's cache and declaration.
+    trust.edit(
+        "agreements/homework-hub.yaml",
+        "students: [givenName, familyName, yearGroup, email]",
+        "students: [givenName, familyName, yearGroup]",
+    );
+    let key = trust.state().join("master.key").display().to_string();
+    let path = trust.path().display().to_string();
+    let plan = accord_on(
+        &url,
+        &["plan", &path, "--state", &state, "--master-key-file", &key],
+    );
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("students.email"), "{text}");
 }
 
 #[test]
