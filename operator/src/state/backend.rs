@@ -133,8 +133,8 @@ impl PostgresUrl {
         let options = PgConnectOptions::from_str(url)
             .map(|o| o.application_name("accord"))
             .map_err(|error| {
-                // The driver's message is about one option, never the password, but it is
-                // rebuilt here without the URL all the same.
+                // The driver's message names an option, not the password; any copy of the
+                // password in it is masked all the same.
                 invalid(format!(
                     "the driver refused it: {}",
                     redacted(&error.to_string(), &parsed)

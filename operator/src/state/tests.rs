@@ -322,6 +322,16 @@ fn a_url_that_is_not_postgres_is_refused_with_what_to_write() {
     assert!(!message.contains("s3cret-pw"), "{message}");
 }
 
+#[test]
+fn a_url_the_driver_refuses_is_reported_without_its_password() {
+    let error = PostgresUrl::parse("postgres://accord:s3cret-pw@db/accord?sslmode=sometimes")
+        .expect_err("no such sslmode");
+    let message = error.to_string();
+
+    assert!(message.contains("the driver refused it"), "{message}");
+    assert!(!message.contains("s3cret-pw"), "{message}");
+}
+
 #[tokio::test]
 async fn an_unreachable_server_is_named_by_host_and_database_never_by_password() {
     // A port nothing listens on: bound, then released.
