@@ -85,7 +85,7 @@ impl PostgresServer {
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=300"]);
-        let process = guarded(postgres, &log);
+        let process = guarded(postgres, &log, dir.path());
 
         let server = PostgresServer {
             bin,
@@ -259,21 +259,22 @@ fn server_command(as_root: bool, program: &Path) -> Command {
     }
 }
 
-// Starts the server under a small shell that stops it (fast shutdown, SIGINT) when this
-// test process ends, so a binary that exits without dropping the shared server leaves
-// nothing running.
-fn guarded(command: Command, log: &Path) -> Child {
+// Starts the server under a small shell that stops it (fast shutdown, SIGINT) and removes
+// its folder when this test process ends, so a binary that exits without dropping the
+// shared server leaves nothing running and no cluster on disk.
+fn guarded(command: Command, log: &Path, folder: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
     let parent = std::process::id().to_string();
     Command::new("bash")
         .arg("-c")
         .arg(
-            r#"parent=$1; shift; "$@" & child=$!
-trap 'kill -INT $child 2>/dev/null; wait $child' EXIT TERM
+            r#"parent=$1; folder=$2; shift 2; "$@" & child=$!
+trap 'kill -INT $child 2>/dev/null; wait $child; rm -rf "$folder"' EXIT TERM
 while kill -0 "$parent" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done"#,
         )
         .arg("guard")
         .arg(parent)
+        .arg(folder)
         .arg(command.get_program())
         .args(command.get_args())
         .stdin(Stdio::null())
