@@ -223,13 +223,13 @@ fn sigterm_stops_the_controller_cleanly() {
 
 #[test]
 fn audit_verify_fails_after_one_ledger_row_is_edited() {
-    use accord::ledger::{EntryBody, EntryKind, LedgerStore, SqliteLedger};
+    use accord::ledger::{EntryBody, EntryKind, Ledger, LedgerStore};
 
     let trust = Trust::new();
     let state_dir = trust.state();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let ledger = SqliteLedger::new(accord::state::State::open(&state_dir).await.unwrap());
+        let ledger = Ledger::new(accord::state::State::open(&state_dir).await.unwrap());
         let body = |subject: &str| EntryBody {
             kind: EntryKind::Share,
             at: "2026-12-03T10:00:00Z".into(),

@@ -21,6 +21,7 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== tests"
 bash tests/setup/kube.sh
 bash tests/setup/chromium.sh
+bash tests/setup/postgres.sh
 cargo test --locked
 echo "== the example Trust validates"
 "$CARGO_TARGET_DIR/debug/accord" validate examples/

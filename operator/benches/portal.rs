@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use accord::api::{ApiContext, Snapshot, spawn};
 use accord::cache::{Cache, KeySources, MasterKey};
 use accord::controller::extract::SecretsDir;
-use accord::ledger::{EntryBody, EntryKind, LedgerStore, SqliteLedger};
+use accord::ledger::{EntryBody, EntryKind, Ledger, LedgerStore};
 use accord::portal::Portal;
 use accord::portal::auth::{Role, TokensFile};
 use accord::resources::ResourceSet;
@@ -44,7 +44,7 @@ async fn bench() {
 
     let started = Instant::now();
     let state = State::open(dir.path()).await.expect("state");
-    let ledger = SqliteLedger::new(state.clone());
+    let ledger = Ledger::new(state.clone());
     let mut bodies = Vec::new();
     for a in 0..PARTNERS {
         for s in (a % 10..SCHOOLS).step_by(10) {

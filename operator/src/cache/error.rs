@@ -14,15 +14,15 @@ pub enum CacheError {
     #[error(transparent)]
     State(#[from] StateError),
 
-    /// The master key is not the one the state folder was created with.
+    /// The master key is not the one the state database was created with.
     #[error(
-        "the master key does not open the state in {dir}; supply the key this state was \
-         created with (key file or ACCORD_MASTER_KEY), or move the folder aside to start an \
-         empty cache"
+        "the master key does not open the state in {state}; supply the key this state was \
+         created with (key file or ACCORD_MASTER_KEY; every replica needs the same one), or \
+         start an empty cache by moving the state folder aside or using a new database"
     )]
     WrongMasterKey {
-        /// The state folder.
-        dir: PathBuf,
+        /// The state database: the SQLite file, or the PostgreSQL server and database.
+        state: String,
     },
 
     /// An entry failed authentication: it was altered, damaged or copied from elsewhere.

@@ -214,7 +214,7 @@ impl Cache {
     async fn check_master_key(&self) -> Result<(), CacheError> {
         let master = self.master.secret();
         let wrong_key = || CacheError::WrongMasterKey {
-            dir: self.state.dir().to_path_buf(),
+            state: self.state.to_string(),
         };
 
         // A state without a check but with school keys (the check row was lost) is judged

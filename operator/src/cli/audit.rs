@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 
-use crate::ledger::{LedgerStore, SqliteLedger, verify};
-use crate::state::State;
+use crate::ledger::{Ledger, LedgerStore, verify};
 
 /// Subcommands of `accord audit`.
 #[derive(Debug, Subcommand)]
@@ -22,17 +21,20 @@ pub struct VerifyArgs {
     /// The state folder `accord run` uses.
     #[arg(long, value_name = "DIR", default_value = ".accord")]
     state: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
 }
 
 /// Runs `accord audit …`: exit 0 when the chain is intact, 1 naming the first break.
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify(args) = command;
-    if !args.state.join(crate::state::DATABASE_FILE).exists() {
-        bail!("no state in {}: nothing to verify", args.state.display());
-    }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the runtime")?;
     runtime.block_on(async {
-        let ledger = SqliteLedger::new(State::open(&args.state).await?);
+        let state = args
+            .database
+            .open_existing(&args.state, "nothing to verify")
+            .await?;
+        let ledger = Ledger::new(state);
         let entries = ledger.entries().await?;
         match verify(&entries) {
             Ok(()) => {

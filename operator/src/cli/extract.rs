@@ -14,7 +14,6 @@ use crate::controller::extract::{SecretsDir, refresh_school};
 use crate::controller::new_record;
 use crate::mis::FieldSet;
 use crate::resources::{ObjectKey, School};
-use crate::state::State;
 
 /// Arguments of `accord extract`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +46,9 @@ pub struct Args {
     /// The master key file; default `ACCORD_MASTER_KEY`, else `<state>/master.key`.
     #[arg(long, value_name = "FILE")]
     master_key_file: Option<PathBuf>,
+    /// The operator's PostgreSQL state, when it keeps its state there.
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
     /// Where the Secrets the School names are mounted, as `<dir>/<name>/<key>`.
     #[arg(long, value_name = "DIR", default_value = "/etc/accord/secrets")]
     secrets: PathBuf,
@@ -83,7 +85,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
             "no master key: mount the operator's key and pass --master-key-file, or share its state folder"
         );
     }
-    let state = State::open(&args.state).await?;
+    let state = args.database.open(&args.state).await?;
     let master = MasterKey::load(&sources, &args.state)?;
     let cache = Cache::new(state.clone(), master).await?;
 
@@ -162,6 +164,10 @@ pub struct ExtractionArgs {
     /// The Secret holding the master key under `master.key`, mounted in each Job.
     #[arg(long, value_name = "SECRET")]
     job_master_key_secret: Option<String>,
+    /// The Secret and key holding the PostgreSQL URL, as `NAME/KEY`: each Job takes
+    /// `ACCORD_DATABASE_URL` from it. Needed with `--extraction=jobs` and `--database-url`.
+    #[arg(long, value_name = "NAME/KEY")]
+    job_database_secret: Option<String>,
 }
 
 /// Where MIS reads run.
@@ -175,10 +181,28 @@ enum Extraction {
 
 impl ExtractionArgs {
     /// The Jobs' settings, or `None` when reads run in the operator.
-    pub fn job_settings(&self) -> anyhow::Result<Option<crate::operator::JobSettings>> {
+    pub fn job_settings(
+        &self,
+        on_postgres: bool,
+    ) -> anyhow::Result<Option<crate::operator::JobSettings>> {
         if self.extraction == Extraction::InProcess {
             return Ok(None);
         }
+        let database_secret = match &self.job_database_secret {
+            Some(named) => {
+                let Some((name, key)) = named
+                    .split_once('/')
+                    .filter(|(n, k)| !n.is_empty() && !k.is_empty())
+                else {
+                    bail!("--job-database-secret: {named:?} is not NAME/KEY");
+                };
+                Some((name.to_owned(), key.to_owned()))
+            }
+            None if on_postgres => bail!(
+                "--extraction=jobs with --database-url needs --job-database-secret NAME/KEY: the Jobs write the cache into the same database, and take its URL from that Secret"
+            ),
+            None => None,
+        };
         let Some(state_claim) = self.job_state_claim.clone() else {
             bail!(
                 "--extraction=jobs needs --job-state-claim: the Jobs write the cache into the operator's state"
@@ -189,6 +213,7 @@ impl ExtractionArgs {
             state_claim,
             mis_claim: self.job_mis_claim.clone(),
             master_key_secret: self.job_master_key_secret.clone(),
+            database_secret,
         }))
     }
 }

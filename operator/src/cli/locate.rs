@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::ledger::summary::{PersonAtPartner, person_flows};
-use crate::ledger::{EntryKind, LedgerStore, SqliteLedger};
+use crate::ledger::{EntryKind, Ledger, LedgerStore};
 use crate::portal::reports::subject_access_json;
 use crate::state::State;
 
@@ -23,6 +23,8 @@ pub struct Args {
     /// The state folder `accord run` uses.
     #[arg(long, value_name = "DIR", default_value = ".accord")]
     state: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
     /// `text`, or `json` for tools.
     #[arg(long, short = 'o', value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     output: String,
@@ -30,17 +32,14 @@ pub struct Args {
 
 /// Runs `accord locate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !args.state.join(crate::state::DATABASE_FILE).exists() {
-        bail!(
-            "no state in {}: nothing has flowed yet",
-            args.state.display()
-        );
-    }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the runtime")?;
     runtime.block_on(async {
-        let state = State::open(&args.state).await?;
+        let state = args
+            .database
+            .open_existing(&args.state, "nothing has flowed yet")
+            .await?;
         let school = resolve_school(&state, &args.school).await?;
-        let ledger = SqliteLedger::new(state);
+        let ledger = Ledger::new(state);
         let history = ledger.history(&school, &args.sourced_id).await?;
         let flows = person_flows(&history);
         let erased = history

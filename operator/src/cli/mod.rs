@@ -5,6 +5,7 @@
 
 mod audit;
 mod crds;
+mod database;
 mod demo;
 mod extract;
 mod keys;
@@ -51,7 +52,8 @@ enum Command {
     /// A partner's receiving end, for demos and tests.
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
-    /// The embedded controller: converge a folder of YAML, with state in SQLite.
+    /// The embedded controller: converge a folder of YAML, with state in SQLite (or
+    /// PostgreSQL with --database-url).
     Run(run::Args),
     /// The controller inside a Kubernetes cluster: the five kinds from the apiserver.
     Operator(Box<operator::Args>),

@@ -17,6 +17,8 @@ pub struct Args {
     /// Where Accord keeps its state: the database, and the master key when generated.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/accord")]
     state: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
     /// A private folder for each pass's declaration and Secrets; memory-backed in a pod.
     #[arg(long, value_name = "DIR", default_value = "/run/accord")]
     work: PathBuf,
@@ -78,6 +80,7 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         namespace: args.namespace,
         state: args.state,
+        database: args.database.postgres()?,
         work: args.work,
         mis_root: args.mis_root,
         keyring_config_map: args.keyring_config_map,
@@ -89,7 +92,9 @@ async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
         probes: args.probes,
         listen: args.listen,
         portal: std::sync::Arc::new(portal),
-        extraction_jobs: args.extraction.job_settings()?,
+        extraction_jobs: args
+            .extraction
+            .job_settings(args.database.url().is_some())?,
     };
     let client = kube::Client::try_default()
         .await

@@ -21,7 +21,6 @@ use crate::controller::{Declaration, Loaded, load_all};
 use crate::plan::{Roll, agreement_plans, change, plan_change};
 use crate::resources::{ObjectKey, ResourceSet, School};
 use crate::signing::Keyring;
-use crate::state::State;
 
 /// Arguments of `accord plan`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +32,8 @@ pub struct Args {
     /// count people from its cache.
     #[arg(long, value_name = "DIR", conflicts_with = "base")]
     state: Option<PathBuf>,
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
     /// Compare with the folder at this path, e.g. a checkout of the target branch.
     #[arg(long, value_name = "PATH")]
     base: Option<PathBuf>,
@@ -114,7 +115,7 @@ async fn before(args: &Args, after: &Declaration) -> anyhow::Result<(Declaration
         // the applied agreements.
         // Limitation: the state keeps no keyring, so a key revoked since the last run makes
         // its agreements look stopped on both sides rather than stopping with this change.
-        let (resources, cache) = applied(dir, args.master_key_file.clone()).await?;
+        let (resources, cache) = applied(dir, &args.database, args.master_key_file.clone()).await?;
         let keyring = after.keyring.clone();
         return Ok((Declaration { resources, keyring }, Some(cache)));
     }
@@ -155,19 +156,18 @@ async fn rolls(
     Ok(rolls)
 }
 
-/// The declaration `accord run` last applied, and the cache, from the state folder.
+/// The declaration `accord run` last applied, and the cache, from the state (SQLite in the
+/// folder, or the PostgreSQL database `--database-url` names).
 async fn applied(
     dir: &Path,
+    database: &super::database::DatabaseArgs,
     master_key_file: Option<PathBuf>,
 ) -> anyhow::Result<(ResourceSet, Cache)> {
-    if !dir.join(crate::state::DATABASE_FILE).exists() {
-        bail!(
-            "no state in {}: run `accord run PATH --state {}` first, or plan with --base",
-            dir.display(),
-            dir.display()
-        );
-    }
-    let state = State::open(dir).await?;
+    let first = format!(
+        "run `accord run PATH --state {}` first, or plan with --base",
+        dir.display()
+    );
+    let state = database.open_existing(dir, &first).await?;
     let resources = match state.declaration().await? {
         Some(json) => serde_json::from_str(&json).with_context(|| {
             format!("the declaration stored in {} cannot be read", dir.display())

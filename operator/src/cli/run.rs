@@ -1,4 +1,5 @@
-//! `accord run`: the embedded controller over a folder of YAML, with state in SQLite.
+//! `accord run`: the embedded controller over a folder of YAML, with state in SQLite (or
+//! PostgreSQL with `--database-url`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,6 @@ use crate::cache::{Cache, KeySources, MasterKey};
 use crate::controller::extract::SecretsDir;
 use crate::controller::{Controller, Options};
 use crate::delivery::send::RetryPolicy;
-use crate::state::State;
 
 /// Arguments of `accord run`.
 #[derive(Debug, clap::Args)]
@@ -22,6 +22,8 @@ pub struct Args {
     /// Where Accord keeps its state: the database, and the master key when generated.
     #[arg(long, value_name = "DIR", default_value = ".accord")]
     state: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
     /// Converge once and exit: 0 when everything converged, 1 naming what failed.
     #[arg(long)]
     once: bool,
@@ -98,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: Args) -> anyhow::Result<ExitCode> {
-    let state = State::open(&args.state).await?;
+    let state = args.database.open(&args.state).await?;
     let master = MasterKey::load(
         &KeySources::from_env(args.master_key_file.clone()),
         &args.state,

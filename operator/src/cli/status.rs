@@ -10,7 +10,6 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 use crate::resources::Kind;
-use crate::state::State;
 
 /// Arguments of `accord status`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +20,8 @@ pub struct Args {
     /// The state folder `accord run` uses.
     #[arg(long, value_name = "DIR", default_value = ".accord")]
     state: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArgs,
     /// `table`, or `yaml` for whole resources with their status.
     #[arg(long, short = 'o', default_value = "table")]
     output: String,
@@ -28,13 +29,6 @@ pub struct Args {
 
 /// Runs `accord status`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !args.state.join(crate::state::DATABASE_FILE).exists() {
-        bail!(
-            "no state in {}: run `accord run PATH --state {}` first",
-            args.state.display(),
-            args.state.display()
-        );
-    }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the runtime")?;
     let text = runtime.block_on(render(&args))?;
     print!("{text}");
@@ -42,7 +36,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn render(args: &Args) -> anyhow::Result<String> {
-    let state = State::open(&args.state).await?;
+    let first = format!(
+        "run `accord run PATH --state {}` first",
+        args.state.display()
+    );
+    let state = args.database.open_existing(&args.state, &first).await?;
     let (kinds, name) = selection(args.what.as_deref())?;
     let mut out = String::new();
     for kind in kinds {

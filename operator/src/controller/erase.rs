@@ -19,7 +19,7 @@ use super::{Controller, ControllerError, Declaration};
 use crate::catalogue::Area;
 use crate::delivery::sync::{record_id, subject_of};
 use crate::delivery::{Consent, shares};
-use crate::ledger::{EntryBody, EntryKind, LedgerStore, SqliteLedger};
+use crate::ledger::{EntryBody, EntryKind, Ledger, LedgerStore};
 use crate::plan::{Effect, Plan};
 use crate::resources::{DataSharingAgreement, ObjectKey, ResourceSet};
 
@@ -100,7 +100,7 @@ impl Controller {
         erased: BTreeSet<String>,
         now: Timestamp,
     ) -> Result<(), ControllerError> {
-        let ledger = SqliteLedger::new(self.state().clone());
+        let ledger = Ledger::new(self.state().clone());
         let mut new = Vec::new();
         for subject in erased {
             let before = ledger.entries_about(school, &subject).await?;

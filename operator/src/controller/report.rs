@@ -11,7 +11,7 @@ use super::push::PushReport;
 use super::status::{self, DeliveryObservation, Revisions, SchoolObservation};
 use super::{Controller, ControllerError, reference};
 use crate::ledger::summary::{agreement_flows, person_flows};
-use crate::ledger::{LedgerStore, SqliteLedger};
+use crate::ledger::{Ledger, LedgerStore};
 use crate::plan::Plan;
 use crate::resources::status::{reasons, set_condition, types};
 use crate::resources::{Kind, ObjectKey, ResourceSet};
@@ -28,7 +28,7 @@ impl Controller {
         now: Timestamp,
     ) -> Result<(), ControllerError> {
         // Every figure about flows comes from the ledger.
-        let ledger = SqliteLedger::new(self.state().clone());
+        let ledger = Ledger::new(self.state().clone());
         let flows = agreement_flows(&ledger.entries().await?);
         let revisions = Revisions {
             applied: self.state().revision(Revision::LastApplied).await?,

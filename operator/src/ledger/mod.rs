@@ -5,17 +5,17 @@
 //! which agreement, when, and in which batch. Each entry's hash covers its body and the
 //! hash before it, so editing, deleting or reordering any entry breaks the chain from
 //! there on, and [`verify`] says where. The storage is behind [`LedgerStore`]; SQLite
-//! is the embedded store.
+//! is the embedded store and PostgreSQL the one for clusters, both in [`Ledger`].
 
 mod chain;
-mod sqlite;
+mod store;
 pub mod summary;
 
 use serde::{Deserialize, Serialize};
 
 pub use chain::{ChainError, hash_entry, verify};
-pub use sqlite::SqliteLedger;
-pub(crate) use sqlite::append_in;
+pub(crate) use store::append_in;
+pub use store::{Ledger, SqliteLedger};
 
 /// What an entry records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,9 +11,9 @@
 //! With `--extraction=jobs` each school's MIS read is a Kubernetes Job owned by its School
 //! (`extraction`), running `accord extract` from the same image.
 //!
-//! Limitation: state (cache, outbox, ledger) stays in SQLite under `--state`, so a second
-//! replica, and an extraction Job, share it only through the same folder (a volume);
-//! PostgreSQL is to come.
+//! Limitation: without `--database-url` the state (cache, outbox, ledger) is SQLite under
+//! `--state`, so a second replica, and an extraction Job, share it only through the same
+//! folder (a volume).
 
 mod declaration;
 mod extraction;
@@ -52,6 +52,8 @@ pub struct Settings {
     pub namespace: String,
     /// The state folder (SQLite database, and the master key when generated).
     pub state: PathBuf,
+    /// The PostgreSQL state database, instead of SQLite in `state`.
+    pub database: Option<crate::state::PostgresUrl>,
     /// A private folder for each pass's declaration and Secrets (memory-backed in a pod).
     pub work: PathBuf,
     /// The folder relative MIS paths are taken from.
@@ -218,7 +220,10 @@ async fn open(
     settings: Settings,
     metrics: Metrics,
 ) -> Result<Context, OperatorError> {
-    let state = State::open(&settings.state).await?;
+    let state = match &settings.database {
+        Some(url) => State::connect(url, &settings.state).await?,
+        None => State::open(&settings.state).await?,
+    };
     let master = MasterKey::load(
         &KeySources::from_env(settings.master_key_file.clone()),
         &settings.state,

@@ -9,7 +9,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use crate::ledger::summary::{AgreementFlows, agreement_flows};
-use crate::ledger::{Entry, EntryKind, LedgerStore, SqliteLedger};
+use crate::ledger::{Entry, EntryKind, Ledger, LedgerStore};
 use crate::resources::{DataLocation, ObjectKey, ResourceSet};
 use crate::state::{State, StateError};
 
@@ -186,7 +186,7 @@ pub struct IndexCache {
 impl IndexCache {
     /// The index as of the ledger's last entry.
     pub async fn current(&self, state: &State) -> Result<Arc<FlowIndex>, StateError> {
-        let ledger = SqliteLedger::new(state.clone());
+        let ledger = Ledger::new(state.clone());
         let last = ledger.last_seq().await?;
         if let Some(index) = self.latest.lock().ok().and_then(|l| l.clone())
             && index.seq == last

@@ -13,7 +13,7 @@ use super::auth::Viewer;
 use super::index::FlowIndex;
 use crate::api::Snapshot;
 use crate::ledger::summary::{PersonAtPartner, person_flows};
-use crate::ledger::{EntryKind, LedgerStore, SqliteLedger};
+use crate::ledger::{EntryKind, Ledger, LedgerStore};
 use crate::resources::ObjectKey;
 
 /// Why the portal cannot answer now.
@@ -103,7 +103,7 @@ pub async fn person(
     if subject.is_empty() {
         return Ok(None);
     }
-    let ledger = SqliteLedger::new(shared.cache.state().clone());
+    let ledger = Ledger::new(shared.cache.state().clone());
     let history = ledger
         .history(&key.to_string(), subject)
         .await

@@ -1,5 +1,6 @@
-//! What can go wrong with the state database, each error naming the file or row involved
-//! and what to do about it.
+//! What can go wrong with the state database, each error naming the file, server or row
+//! involved and what to do about it. A PostgreSQL server is named by host, port, database
+//! and user, never by its URL, which may hold a password.
 
 use std::io;
 use std::path::PathBuf;
@@ -47,6 +48,37 @@ pub enum StateError {
     Migrate {
         /// The database file.
         path: PathBuf,
+        /// The migrator's error.
+        source: MigrateError,
+    },
+
+    /// `--database-url` (or `ACCORD_DATABASE_URL`) is not a PostgreSQL URL.
+    #[error("the state database URL is not usable: {reason}")]
+    DatabaseUrl {
+        /// What is wrong with it, without its password.
+        reason: String,
+    },
+
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error(
+        "cannot connect to state database {database}: {source}; check that the server is \
+         running and reachable, that the database exists, and the URL's user and password"
+    )]
+    Connect {
+        /// Host, port, database and user; never the password.
+        database: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+
+    /// The embedded PostgreSQL migrations could not be applied.
+    #[error(
+        "cannot bring state database {database} up to date: {source}; check that its user \
+         may create tables, or run the Accord version that last wrote it"
+    )]
+    MigrateDatabase {
+        /// Host, port, database and user; never the password.
+        database: String,
         /// The migrator's error.
         source: MigrateError,
     },

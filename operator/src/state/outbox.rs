@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Postgres, QueryBuilder, Sqlite};
 
+use super::backend::{Pool, StateRow, WriteTx, on_pool, on_tx};
 use super::{State, StateError};
 use crate::catalogue::Area;
 use crate::delivery::sync::{Held, HeldArea, HeldRecord, RecordDigest};
@@ -125,28 +125,26 @@ impl State {
         messages: &[NewMessage<'_>],
         ledger: &[EntryBody],
     ) -> Result<Vec<Entry>, StateError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StateError::query("start committing a message"))?;
+        let mut tx = self.begin_write("start committing a message").await?;
+        let sql = "INSERT INTO outbox \
+             (batch, partner, agreement, school, kind, mode, sealed, records, subjects, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         for message in messages {
-            sqlx::query(
-                "INSERT INTO outbox (batch, partner, agreement, school, kind, mode, sealed, records, subjects, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(message.batch)
-            .bind(message.partner)
-            .bind(message.agreement)
-            .bind(message.school)
-            .bind(message.kind)
-            .bind(message.mode)
-            .bind(message.sealed)
-            .bind(i64::try_from(message.records).unwrap_or(i64::MAX))
-            .bind(serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into()))
-            .bind(message.created_at)
-            .execute(&mut *tx)
-            .await
+            let subjects = serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into());
+            on_tx!(&mut tx, conn => sqlx::query(sql)
+                .bind(message.batch)
+                .bind(message.partner)
+                .bind(message.agreement)
+                .bind(message.school)
+                .bind(message.kind)
+                .bind(message.mode)
+                .bind(message.sealed)
+                .bind(i64::try_from(message.records).unwrap_or(i64::MAX))
+                .bind(&subjects)
+                .bind(message.created_at)
+                .execute(conn)
+                .await
+                .map(drop))
             .map_err(StateError::query("write a message to the outbox"))?;
             for change in message.changes {
                 apply(
@@ -176,11 +174,7 @@ impl State {
         changes: &[HoldingChange<'_>],
         ledger: &[EntryBody],
     ) -> Result<(), StateError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StateError::query("start recording a pull"))?;
+        let mut tx = self.begin_write("start recording a pull").await?;
         for change in changes {
             apply(&mut tx, agreement, school, partner, change).await?;
         }
@@ -198,22 +192,18 @@ impl State {
         at: i64,
         ledger: &EntryBody,
     ) -> Result<(), StateError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let mut tx = self.begin_write("start an acknowledgement").await?;
+        let sql = "UPDATE outbox SET acked_at = $1, attempts = attempts + 1, last_error = NULL, \
+                   refused = FALSE WHERE batch = $2 AND acked_at IS NULL";
+        let updated = on_tx!(&mut tx, conn => sqlx::query(sql)
+            .bind(at)
+            .bind(batch)
+            .execute(conn)
             .await
-            .map_err(StateError::query("start an acknowledgement"))?;
-        let updated = sqlx::query(
-            "UPDATE outbox SET acked_at = ?, attempts = attempts + 1, last_error = NULL, refused = 0 \
-             WHERE batch = ? AND acked_at IS NULL",
-        )
-        .bind(at)
-        .bind(batch)
-        .execute(&mut *tx)
-        .await
+            .map(|done| done.rows_affected()))
         .map_err(StateError::query("mark a message acknowledged"))?;
         // Acknowledged once: a second confirmation of the same batch changes nothing.
-        if updated.rows_affected() == 1 {
+        if updated == 1 {
             append_in(&mut tx, std::slice::from_ref(ledger)).await?;
         }
         tx.commit()
@@ -230,69 +220,78 @@ impl State {
         error: &str,
         refused: bool,
     ) -> Result<(), StateError> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, refused = ? \
-             WHERE batch = ?",
-        )
-        .bind(at)
-        .bind(error)
-        .bind(refused)
-        .bind(batch)
-        .execute(&self.pool)
-        .await
-        .map_err(StateError::query("record a failed send"))?;
-        Ok(())
+        let sql = "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = $1, \
+                   last_error = $2, refused = $3 WHERE batch = $4";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(at)
+            .bind(error)
+            .bind(refused)
+            .bind(batch)
+            .execute(pool)
+            .await
+            .map(drop))
+        .map_err(StateError::query("record a failed send"))
     }
 
     /// Messages not yet acknowledged, in the order they were committed; all partners when
     /// `partner` is `None`.
     pub async fn pending(&self, partner: Option<&str>) -> Result<Vec<Pending>, StateError> {
-        let rows = sqlx::query(
-            "SELECT id, batch, partner, agreement, school, kind, mode, sealed, records, subjects, created_at, \
-             attempts, last_error, refused FROM outbox \
-             WHERE acked_at IS NULL AND (? IS NULL OR partner = ?) ORDER BY id",
-        )
-        .bind(partner)
-        .bind(partner)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StateError::query("read the outbox"))?;
-        Ok(rows.iter().map(pending_from_row).collect())
+        let sql = "SELECT id, batch, partner, agreement, school, kind, mode, sealed, records, \
+                   subjects, created_at, attempts, last_error, refused FROM outbox \
+                   WHERE acked_at IS NULL AND ($1 IS NULL OR partner = $1) ORDER BY id";
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql)
+                .bind(partner)
+                .fetch_all(pool)
+                .await
+                .map_err(StateError::query("read the outbox"))?;
+            rows.iter().map(pending_from_row).collect()
+        })
     }
 
     /// Messages not yet acknowledged, as [`State::pending`] gives them but without their
     /// bodies, which [`State::sealed`] reads one at a time: a large backlog is sent without
     /// holding every body in memory.
     pub async fn pending_heads(&self) -> Result<Vec<Pending>, StateError> {
-        let rows = sqlx::query(
-            "SELECT id, batch, partner, agreement, school, kind, mode, X'' AS sealed, records, subjects, \
-             created_at, attempts, last_error, refused FROM outbox WHERE acked_at IS NULL ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StateError::query("read the outbox"))?;
-        Ok(rows.iter().map(pending_from_row).collect())
+        // An empty byte string is written X'' in SQLite and '' cast to BYTEA in PostgreSQL.
+        let sql = match self.backend() {
+            Pool::Sqlite(_) => {
+                "SELECT id, batch, partner, agreement, school, kind, mode, X'' AS sealed, \
+                 records, subjects, created_at, attempts, last_error, refused \
+                 FROM outbox WHERE acked_at IS NULL ORDER BY id"
+            }
+            Pool::Postgres(_) => {
+                "SELECT id, batch, partner, agreement, school, kind, mode, ''::bytea AS sealed, \
+                 records, subjects, created_at, attempts, last_error, refused \
+                 FROM outbox WHERE acked_at IS NULL ORDER BY id"
+            }
+        };
+        on_pool!(self, pool => {
+            let rows = sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .map_err(StateError::query("read the outbox"))?;
+            rows.iter().map(pending_from_row).collect()
+        })
     }
 
     /// The sealed body of a message.
     pub async fn sealed(&self, batch: &str) -> Result<Vec<u8>, StateError> {
-        let row = sqlx::query("SELECT sealed FROM outbox WHERE batch = ?")
-            .bind(batch)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StateError::query("read a message from the outbox"))?;
-        Ok(row.get("sealed"))
+        let sql = "SELECT sealed FROM outbox WHERE batch = $1";
+        on_pool!(self, pool => sqlx::query_scalar(sql).bind(batch).fetch_one(pool).await)
+            .map_err(StateError::query("read a message from the outbox"))
     }
 
     /// Drops undelivered messages of a school whose key was destroyed: they can no longer
     /// be opened, and what they carried is gone with the key.
     pub async fn drop_pending_of_school(&self, school: &str) -> Result<u64, StateError> {
-        let done = sqlx::query("DELETE FROM outbox WHERE school = ? AND acked_at IS NULL")
+        let sql = "DELETE FROM outbox WHERE school = $1 AND acked_at IS NULL";
+        on_pool!(self, pool => sqlx::query(sql)
             .bind(school)
-            .execute(&self.pool)
+            .execute(pool)
             .await
-            .map_err(StateError::query("drop a school's undelivered messages"))?;
-        Ok(done.rows_affected())
+            .map(|done| done.rows_affected()))
+        .map_err(StateError::query("drop a school's undelivered messages"))
     }
 
     /// When records were last committed for the agreement at the school, unix seconds.
@@ -301,32 +300,32 @@ impl State {
         agreement: &str,
         school: &str,
     ) -> Result<Option<i64>, StateError> {
-        let row = sqlx::query(
-            "SELECT MAX(created_at) AS at FROM outbox WHERE agreement = ? AND school = ? AND kind = 'records'",
-        )
-        .bind(agreement)
-        .bind(school)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StateError::query("read when records were last sent"))?;
-        Ok(row.get("at"))
+        let sql = "SELECT MAX(created_at) FROM outbox \
+                   WHERE agreement = $1 AND school = $2 AND kind = 'records'";
+        on_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(agreement)
+            .bind(school)
+            .fetch_one(pool)
+            .await)
+        .map_err(StateError::query("read when records were last sent"))
     }
 
     /// What the partner of `agreement` holds at `school`.
     pub async fn held(&self, agreement: &str, school: &str) -> Result<Held, StateError> {
         let mut held = Held::default();
-        let areas =
-            sqlx::query("SELECT area, fields FROM held_areas WHERE agreement = ? AND school = ?")
-                .bind(agreement)
-                .bind(school)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StateError::query("read what a partner holds"))?;
-        for row in areas {
-            let Ok(area) = row.get::<&str, _>("area").parse::<Area>() else {
+        let read = || StateError::query("read what a partner holds");
+        let sql = "SELECT area, fields FROM held_areas WHERE agreement = $1 AND school = $2";
+        let areas: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(agreement)
+            .bind(school)
+            .fetch_all(pool)
+            .await)
+        .map_err(read())?;
+        for (area, fields) in areas {
+            let Ok(area) = area.parse::<Area>() else {
                 continue;
             };
-            let fields = serde_json::from_str(row.get::<&str, _>("fields")).unwrap_or_default();
+            let fields = serde_json::from_str(&fields).unwrap_or_default();
             held.areas.insert(
                 area,
                 HeldArea {
@@ -335,55 +334,57 @@ impl State {
                 },
             );
         }
-        let records = sqlx::query(
-            "SELECT area, record_id, subject, digest FROM holdings WHERE agreement = ? AND school = ?",
-        )
-        .bind(agreement)
-        .bind(school)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StateError::query("read what a partner holds"))?;
-        for row in records {
-            let Ok(area) = row.get::<&str, _>("area").parse::<Area>() else {
+
+        let sql = "SELECT area, record_id, subject, digest FROM holdings \
+                   WHERE agreement = $1 AND school = $2";
+        let records: Vec<(String, String, Option<String>, Vec<u8>)> =
+            on_pool!(self, pool => sqlx::query_as(sql)
+                .bind(agreement)
+                .bind(school)
+                .fetch_all(pool)
+                .await)
+            .map_err(read())?;
+        for (area, record_id, subject, bytes) in records {
+            let Ok(area) = area.parse::<Area>() else {
                 continue;
             };
             let mut digest = [0u8; 16];
-            let bytes: &[u8] = row.get("digest");
             if bytes.len() == digest.len() {
-                digest.copy_from_slice(bytes);
+                digest.copy_from_slice(&bytes);
             }
-            held.areas.entry(area).or_default().records.insert(
-                row.get("record_id"),
-                HeldRecord {
-                    subject: row.get("subject"),
-                    digest,
-                },
-            );
+            held.areas
+                .entry(area)
+                .or_default()
+                .records
+                .insert(record_id, HeldRecord { subject, digest });
         }
         Ok(held)
     }
 
     /// Every agreement and school at which a partner holds something.
     pub async fn held_places(&self) -> Result<Vec<HeldPlace>, StateError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT agreement, school, partner FROM held_areas ORDER BY agreement, school",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StateError::query("read where partners hold data"))?;
+        let sql = "SELECT DISTINCT agreement, school, partner FROM held_areas \
+                   ORDER BY agreement, school";
+        let rows: Vec<(String, String, String)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)
+                .map_err(StateError::query("read where partners hold data"))?;
         Ok(rows
-            .iter()
-            .map(|row| HeldPlace {
-                agreement: row.get("agreement"),
-                school: row.get("school"),
-                partner: row.get("partner"),
+            .into_iter()
+            .map(|(agreement, school, partner)| HeldPlace {
+                agreement,
+                school,
+                partner,
             })
             .collect())
     }
 }
 
+/// Rows per multi-row INSERT into the holdings: 1,800 bound values, well under SQLite's
+/// limit of 32,766 and PostgreSQL's of 65,535.
+const HOLDINGS_PER_INSERT: usize = 300;
+
 async fn apply(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     agreement: &str,
     school: &str,
     partner: &str,
@@ -396,109 +397,155 @@ async fn apply(
             records,
         } => {
             let fields = serde_json::to_string(fields).unwrap_or_else(|_| "[]".into());
-            sqlx::query(
-                "INSERT INTO held_areas (agreement, school, area, partner, fields) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (agreement, school, area) DO UPDATE SET partner = excluded.partner, fields = excluded.fields",
-            )
-            .bind(agreement)
-            .bind(school)
-            .bind(area.as_str())
-            .bind(partner)
-            .bind(fields)
-            .execute(&mut *tx)
-            .await
+            let sql = "INSERT INTO held_areas (agreement, school, area, partner, fields) \
+                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agreement, school, area) \
+                       DO UPDATE SET partner = excluded.partner, fields = excluded.fields";
+            on_tx!(&mut *tx, conn => sqlx::query(sql)
+                .bind(agreement)
+                .bind(school)
+                .bind(area.as_str())
+                .bind(partner)
+                .bind(&fields)
+                .execute(conn)
+                .await
+                .map(drop))
             .map_err(StateError::query("record the fields a partner holds"))?;
-            for chunk in records.chunks(300) {
-                let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT OR REPLACE INTO holdings (agreement, school, area, record_id, subject, digest) ",
-                );
-                insert.push_values(chunk, |mut row, (id, subject, digest)| {
-                    row.push_bind(agreement)
-                        .push_bind(school)
-                        .push_bind(area.as_str())
-                        .push_bind(*id)
-                        .push_bind(*subject)
-                        .push_bind(digest.to_vec());
-                });
-                insert
-                    .build()
-                    .execute(&mut *tx)
+            for chunk in records.chunks(HOLDINGS_PER_INSERT) {
+                upsert_holdings(tx, agreement, school, *area, chunk)
                     .await
                     .map_err(StateError::query("record what a partner holds"))?;
             }
         }
         HoldingChange::DeleteRecords { area, ids } => {
+            let sql = "DELETE FROM holdings \
+                       WHERE agreement = $1 AND school = $2 AND area = $3 AND record_id = $4";
             for id in ids.iter() {
-                sqlx::query(
-                    "DELETE FROM holdings WHERE agreement = ? AND school = ? AND area = ? AND record_id = ?",
-                )
-                .bind(agreement)
-                .bind(school)
-                .bind(area.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
+                on_tx!(&mut *tx, conn => sqlx::query(sql)
+                    .bind(agreement)
+                    .bind(school)
+                    .bind(area.as_str())
+                    .bind(id)
+                    .execute(conn)
+                    .await
+                    .map(drop))
                 .map_err(StateError::query("record a deletion at a partner"))?;
             }
         }
         HoldingChange::DeleteFields { area, fields } => {
-            let row = sqlx::query(
-                "SELECT fields FROM held_areas WHERE agreement = ? AND school = ? AND area = ?",
-            )
-            .bind(agreement)
-            .bind(school)
-            .bind(area.as_str())
-            .fetch_optional(&mut *tx)
-            .await
+            let sql = "SELECT fields FROM held_areas \
+                       WHERE agreement = $1 AND school = $2 AND area = $3";
+            let row: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar(sql)
+                .bind(agreement)
+                .bind(school)
+                .bind(area.as_str())
+                .fetch_optional(conn)
+                .await)
             .map_err(StateError::query("read the fields a partner holds"))?;
             let held: Vec<String> = row
-                .map(|r| serde_json::from_str(r.get::<&str, _>("fields")).unwrap_or_default())
+                .map(|fields| serde_json::from_str(&fields).unwrap_or_default())
                 .unwrap_or_default();
             let kept: Vec<&String> = held.iter().filter(|f| !fields.contains(f)).collect();
-            sqlx::query(
-                "UPDATE held_areas SET fields = ? WHERE agreement = ? AND school = ? AND area = ?",
-            )
-            .bind(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()))
-            .bind(agreement)
-            .bind(school)
-            .bind(area.as_str())
-            .execute(&mut *tx)
-            .await
+            let kept = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
+            let sql = "UPDATE held_areas SET fields = $1 \
+                       WHERE agreement = $2 AND school = $3 AND area = $4";
+            on_tx!(&mut *tx, conn => sqlx::query(sql)
+                .bind(&kept)
+                .bind(agreement)
+                .bind(school)
+                .bind(area.as_str())
+                .execute(conn)
+                .await
+                .map(drop))
             .map_err(StateError::query("record a field deletion at a partner"))?;
         }
         HoldingChange::DeleteArea { area } => {
             for statement in [
-                "DELETE FROM holdings WHERE agreement = ? AND school = ? AND area = ?",
-                "DELETE FROM held_areas WHERE agreement = ? AND school = ? AND area = ?",
+                "DELETE FROM holdings WHERE agreement = $1 AND school = $2 AND area = $3",
+                "DELETE FROM held_areas WHERE agreement = $1 AND school = $2 AND area = $3",
             ] {
-                sqlx::query(statement)
+                on_tx!(&mut *tx, conn => sqlx::query(statement)
                     .bind(agreement)
                     .bind(school)
                     .bind(area.as_str())
-                    .execute(&mut *tx)
+                    .execute(conn)
                     .await
-                    .map_err(StateError::query("record an area deletion at a partner"))?;
+                    .map(drop))
+                .map_err(StateError::query("record an area deletion at a partner"))?;
             }
         }
     }
     Ok(())
 }
 
-fn pending_from_row(row: &SqliteRow) -> Pending {
-    Pending {
-        id: row.get("id"),
-        batch: row.get("batch"),
-        partner: row.get("partner"),
-        agreement: row.get("agreement"),
-        school: row.get("school"),
-        kind: row.get("kind"),
-        mode: row.get("mode"),
-        sealed: row.get("sealed"),
-        records: u64::try_from(row.get::<i64, _>("records")).unwrap_or(0),
-        subjects: serde_json::from_str(row.get::<&str, _>("subjects")).unwrap_or_default(),
-        created_at: row.get("created_at"),
-        attempts: row.get("attempts"),
-        last_error: row.get("last_error"),
-        refused: row.get("refused"),
+/// One multi-row upsert of held records. SQLite replaces a row with `INSERT OR REPLACE`;
+/// PostgreSQL updates it in place, and refuses one statement touching a row twice, so a
+/// record named twice in a chunk is sent once, its last version winning as in SQLite.
+async fn upsert_holdings(
+    tx: &mut WriteTx,
+    agreement: &str,
+    school: &str,
+    area: Area,
+    chunk: &[(&str, Option<&str>, RecordDigest)],
+) -> Result<(), sqlx::Error> {
+    match tx {
+        WriteTx::Sqlite(tx) => {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO holdings \
+                 (agreement, school, area, record_id, subject, digest) ",
+            );
+            insert.push_values(chunk, |mut row, (id, subject, digest)| {
+                row.push_bind(agreement)
+                    .push_bind(school)
+                    .push_bind(area.as_str())
+                    .push_bind(*id)
+                    .push_bind(*subject)
+                    .push_bind(digest.to_vec());
+            });
+            insert.build().execute(&mut **tx).await.map(drop)
+        }
+        WriteTx::Postgres(tx) => {
+            let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+            for (index, (id, _, _)) in chunk.iter().enumerate() {
+                last.insert(id, index);
+            }
+            let mut insert = QueryBuilder::<Postgres>::new(
+                "INSERT INTO holdings (agreement, school, area, record_id, subject, digest) ",
+            );
+            insert.push_values(last.values(), |mut row, index| {
+                let (id, subject, digest) = &chunk[*index];
+                row.push_bind(agreement)
+                    .push_bind(school)
+                    .push_bind(area.as_str())
+                    .push_bind(*id)
+                    .push_bind(*subject)
+                    .push_bind(digest.to_vec());
+            });
+            insert.push(
+                " ON CONFLICT (agreement, school, area, record_id) \
+                 DO UPDATE SET subject = excluded.subject, digest = excluded.digest",
+            );
+            insert.build().execute(&mut **tx).await.map(drop)
+        }
     }
+}
+
+fn pending_from_row(row: &impl StateRow) -> Result<Pending, StateError> {
+    let read = || StateError::query("read the outbox");
+    let subjects = row.text("subjects").map_err(read())?;
+    Ok(Pending {
+        id: row.int("id").map_err(read())?,
+        batch: row.text("batch").map_err(read())?,
+        partner: row.text("partner").map_err(read())?,
+        agreement: row.text("agreement").map_err(read())?,
+        school: row.text("school").map_err(read())?,
+        kind: row.text("kind").map_err(read())?,
+        mode: row.text("mode").map_err(read())?,
+        sealed: row.bytes("sealed").map_err(read())?,
+        records: u64::try_from(row.int("records").map_err(read())?).unwrap_or(0),
+        subjects: serde_json::from_str(&subjects).unwrap_or_default(),
+        created_at: row.int("created_at").map_err(read())?,
+        attempts: row.int("attempts").map_err(read())?,
+        last_error: row.text_or_null("last_error").map_err(read())?,
+        refused: row.flag("refused").map_err(read())?,
+    })
 }

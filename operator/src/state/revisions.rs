@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::backend::on_pool;
 use super::{State, StateError, unix_seconds};
 
 /// Which revision is meant.
@@ -27,27 +28,27 @@ impl Revision {
 impl State {
     /// The stored revision, or `None` before the first one was recorded.
     pub async fn revision(&self, which: Revision) -> Result<Option<String>, StateError> {
-        sqlx::query_scalar("SELECT value FROM revisions WHERE key = ?")
+        let sql = "SELECT value FROM revisions WHERE key = $1";
+        on_pool!(self, pool => sqlx::query_scalar(sql)
             .bind(which.key())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StateError::query("read a git revision"))
+            .fetch_optional(pool)
+            .await)
+        .map_err(StateError::query("read a git revision"))
     }
 
     /// Records `value` (a commit id) as the revision, replacing the earlier one.
     pub async fn set_revision(&self, which: Revision, value: &str) -> Result<(), StateError> {
-        sqlx::query(
-            "INSERT INTO revisions (key, value, updated_at) VALUES (?, ?, ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(which.key())
-        .bind(value)
-        .bind(unix_seconds(SystemTime::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(StateError::query("record a git revision"))?;
-        Ok(())
+        let sql = "INSERT INTO revisions (key, value, updated_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                   updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(which.key())
+            .bind(value)
+            .bind(unix_seconds(SystemTime::now()))
+            .execute(pool)
+            .await
+            .map(drop))
+        .map_err(StateError::query("record a git revision"))
     }
 }
 
@@ -58,24 +59,24 @@ impl State {
         agreement: &str,
         canonical: &str,
     ) -> Result<(), StateError> {
-        sqlx::query(
-            "INSERT INTO verified_agreements (agreement, canonical) VALUES (?, ?) \
-             ON CONFLICT (agreement) DO UPDATE SET canonical = excluded.canonical",
-        )
-        .bind(agreement)
-        .bind(canonical)
-        .execute(&self.pool)
-        .await
-        .map_err(StateError::query("remember a verified agreement"))?;
-        Ok(())
+        let sql = "INSERT INTO verified_agreements (agreement, canonical) VALUES ($1, $2) \
+                   ON CONFLICT (agreement) DO UPDATE SET canonical = excluded.canonical";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(agreement)
+            .bind(canonical)
+            .execute(pool)
+            .await
+            .map(drop))
+        .map_err(StateError::query("remember a verified agreement"))
     }
 
     /// The canonical form the agreement last verified with.
     pub async fn verified_agreement(&self, agreement: &str) -> Result<Option<String>, StateError> {
-        sqlx::query_scalar("SELECT canonical FROM verified_agreements WHERE agreement = ?")
+        let sql = "SELECT canonical FROM verified_agreements WHERE agreement = $1";
+        on_pool!(self, pool => sqlx::query_scalar(sql)
             .bind(agreement)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StateError::query("read a verified agreement"))
+            .fetch_optional(pool)
+            .await)
+        .map_err(StateError::query("read a verified agreement"))
     }
 }

@@ -4,11 +4,10 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use super::backend::on_pool;
+use super::{State, StateError, unix_seconds};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::Row;
-
-use super::{State, StateError, unix_seconds};
 
 /// Which resource a status belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,21 +49,20 @@ impl State {
             source,
         })?;
 
-        sqlx::query(
-            "INSERT INTO resource_status (kind, namespace, name, status, updated_at) \
-             VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (kind, namespace, name) \
-             DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
-        )
-        .bind(&resource.kind)
-        .bind(&resource.namespace)
-        .bind(&resource.name)
-        .bind(json)
-        .bind(unix_seconds(SystemTime::now()))
-        .execute(&self.pool)
-        .await
-        .map_err(StateError::query("store the status of a resource"))?;
-        Ok(())
+        let sql = "INSERT INTO resource_status (kind, namespace, name, status, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (kind, namespace, name) \
+                   DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&resource.kind)
+            .bind(&resource.namespace)
+            .bind(&resource.name)
+            .bind(&json)
+            .bind(unix_seconds(SystemTime::now()))
+            .execute(pool)
+            .await
+            .map(drop))
+        .map_err(StateError::query("store the status of a resource"))
     }
 
     /// The resource's stored status, or `None` when none was written yet.
@@ -72,14 +70,14 @@ impl State {
         &self,
         resource: &ResourceRef,
     ) -> Result<Option<S>, StateError> {
-        let json: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM resource_status WHERE kind = ? AND namespace = ? AND name = ?",
-        )
-        .bind(&resource.kind)
-        .bind(&resource.namespace)
-        .bind(&resource.name)
-        .fetch_optional(&self.pool)
-        .await
+        let sql = "SELECT status FROM resource_status \
+                   WHERE kind = $1 AND namespace = $2 AND name = $3";
+        let json: Option<String> = on_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(&resource.kind)
+            .bind(&resource.namespace)
+            .bind(&resource.name)
+            .fetch_optional(pool)
+            .await)
         .map_err(StateError::query("read the status of a resource"))?;
 
         json.map(|json| decode(resource, &json)).transpose()
@@ -87,14 +85,15 @@ impl State {
 
     /// Forgets a resource's status: it is no longer declared.
     pub async fn remove_status(&self, resource: &ResourceRef) -> Result<(), StateError> {
-        sqlx::query("DELETE FROM resource_status WHERE kind = ? AND namespace = ? AND name = ?")
+        let sql = "DELETE FROM resource_status WHERE kind = $1 AND namespace = $2 AND name = $3";
+        on_pool!(self, pool => sqlx::query(sql)
             .bind(&resource.kind)
             .bind(&resource.namespace)
             .bind(&resource.name)
-            .execute(&self.pool)
+            .execute(pool)
             .await
-            .map_err(StateError::query("forget the status of a resource"))?;
-        Ok(())
+            .map(drop))
+        .map_err(StateError::query("forget the status of a resource"))
     }
 
     /// Every stored status of one kind, ordered by namespace and name.
@@ -102,20 +101,16 @@ impl State {
         &self,
         kind: &str,
     ) -> Result<Vec<(ResourceRef, S)>, StateError> {
-        let rows = sqlx::query(
-            "SELECT namespace, name, status FROM resource_status WHERE kind = ? \
-             ORDER BY namespace, name",
-        )
-        .bind(kind)
-        .fetch_all(&self.pool)
-        .await
+        let sql = "SELECT namespace, name, status FROM resource_status WHERE kind = $1 \
+                   ORDER BY namespace, name";
+        let rows: Vec<(String, String, String)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(kind)
+            .fetch_all(pool)
+            .await)
         .map_err(StateError::query("list the statuses of a kind"))?;
 
         let mut statuses = Vec::with_capacity(rows.len());
-        for row in rows {
-            let namespace: String = row.try_get("namespace").map_err(read_error)?;
-            let name: String = row.try_get("name").map_err(read_error)?;
-            let json: String = row.try_get("status").map_err(read_error)?;
+        for (namespace, name, json) in rows {
             let resource = ResourceRef {
                 kind: kind.to_owned(),
                 namespace,
@@ -133,11 +128,4 @@ fn decode<S: DeserializeOwned>(resource: &ResourceRef, json: &str) -> Result<S, 
         resource: resource.to_string(),
         source,
     })
-}
-
-fn read_error(source: sqlx::Error) -> StateError {
-    StateError::Query {
-        action: "read a stored status row",
-        source,
-    }
 }

@@ -54,7 +54,7 @@ fn in_days(days: u32) -> SystemTime {
 
 /// The database file and its write-ahead log as they are on disk.
 fn disk_bytes(state: &State) -> Vec<u8> {
-    let db = state.database_path();
+    let db = state.database_path().expect("a SQLite file");
     let mut bytes = std::fs::read(&db).expect("read database file");
     if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
         bytes.extend(wal);

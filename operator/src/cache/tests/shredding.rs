@@ -21,7 +21,11 @@ async fn shredded_school_cannot_be_recovered_from_an_old_copy() {
     state.checkpoint().await.expect("checkpoint");
     let copy_dir = dir.path().join("copy");
     std::fs::create_dir(&copy_dir).expect("copy folder");
-    std::fs::copy(state.database_path(), copy_dir.join("state.db")).expect("copy database");
+    std::fs::copy(
+        state.database_path().expect("a SQLite file"),
+        copy_dir.join("state.db"),
+    )
+    .expect("copy database");
     let copy = State::open(&copy_dir).await.expect("open copy");
     let old_wrapped = copy
         .wrapped_key("oak")
@@ -90,7 +94,7 @@ async fn wrong_master_key_is_refused_naming_the_state_folder() {
         .await
         .expect_err("another key");
 
-    assert!(matches!(error, CacheError::WrongMasterKey { ref dir } if *dir == state_dir));
+    assert!(matches!(error, CacheError::WrongMasterKey { .. }));
     assert!(error.to_string().contains(&state_dir.display().to_string()));
 }
 
@@ -105,8 +109,9 @@ async fn wrong_master_key_is_refused_even_without_the_check_row() {
         .put("oak", Area::Students, PUPILS, 1, in_days(30))
         .await
         .expect("put");
-    sqlx::query("DELETE FROM master_key_check")
-        .execute(cache.state().pool())
+    cache
+        .state()
+        .execute_sql("DELETE FROM master_key_check")
         .await
         .expect("lose the check row");
     cache.state().close().await;
@@ -153,4 +158,61 @@ async fn data_key_copied_to_another_school_is_refused_and_shredded() {
         .put("ash", Area::Students, PUPILS, 1, in_days(30))
         .await
         .expect("a fresh key after shredding");
+}
+
+#[tokio::test]
+async fn a_replica_with_another_master_key_is_refused_naming_the_shared_database() {
+    use crate::state::tests::{Backend, Scratch};
+    let scratch = Scratch::new(Backend::Postgres);
+    let first = Cache::new(scratch.open().await, MasterKey::from_bytes(&[7; 32]))
+        .await
+        .expect("first replica");
+    first
+        .put("oak", Area::Students, PUPILS, 1, in_days(30))
+        .await
+        .expect("put");
+
+    // A second replica whose key was generated in its own state folder.
+    let error = Cache::new(scratch.open().await, MasterKey::from_bytes(&[8; 32]))
+        .await
+        .expect_err("another key");
+
+    assert!(matches!(error, CacheError::WrongMasterKey { .. }));
+    let database = scratch.database.as_ref().expect("a database");
+    let message = error.to_string();
+    assert!(message.contains(&database.name), "{message}");
+    assert!(
+        message.contains("every replica needs the same one"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn shredding_on_postgres_erases_the_school_and_vacuums_its_tables() {
+    use crate::state::tests::{Backend, Scratch, count};
+    let scratch = Scratch::new(Backend::Postgres);
+    let state = scratch.open().await;
+    let cache = Cache::new(state.clone(), MasterKey::from_bytes(&[7; 32]))
+        .await
+        .expect("cache");
+    cache
+        .put("oak", Area::Students, PUPILS, 1, in_days(30))
+        .await
+        .expect("put");
+
+    assert!(cache.shred_school("oak").await.expect("shred"));
+
+    let read = cache
+        .get("oak", Area::Students, SystemTime::now())
+        .await
+        .expect("get");
+    assert_eq!(read, None);
+    assert_eq!(count(&state, "SELECT COUNT(*) FROM cache_entries").await, 0);
+    let vacuumed = count(
+        &state,
+        "SELECT COUNT(*) FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL \
+         AND relname IN ('school_keys', 'cache_entries')",
+    )
+    .await;
+    assert_eq!(vacuumed, 2, "both tables are vacuumed after shredding");
 }

@@ -87,7 +87,7 @@ pub fn job_for(
         mounts.push(mount(&volume, &format!("{SECRETS_DIR}/{name}"), true));
     }
 
-    let mut env = state_env();
+    let mut env = state_env(settings);
     env.push(EnvVar {
         name: "ACCORD_SCHOOL".to_owned(),
         value: Some(school_json(school)),
@@ -168,12 +168,29 @@ pub fn job_for(
 
 /// How the Job reaches the state the operator uses, as environment variables: the state
 /// folder today; a database's settings go here too.
-fn state_env() -> Vec<EnvVar> {
-    vec![EnvVar {
+/// Where the Job finds the operator's state: the shared folder, and the PostgreSQL URL
+/// from its Secret when the state is kept there.
+fn state_env(settings: &JobSettings) -> Vec<EnvVar> {
+    let mut env = vec![EnvVar {
         name: "ACCORD_STATE".to_owned(),
         value: Some(STATE_DIR.to_owned()),
         value_from: None,
-    }]
+    }];
+    if let Some((secret, key)) = &settings.database_secret {
+        env.push(EnvVar {
+            name: "ACCORD_DATABASE_URL".to_owned(),
+            value: None,
+            value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+                secret_key_ref: Some(k8s_openapi::api::core::v1::SecretKeySelector {
+                    name: secret.clone(),
+                    key: key.clone(),
+                    optional: None,
+                }),
+                ..Default::default()
+            }),
+        });
+    }
+    env
 }
 
 // The School as the Job needs it: identity, the refresh annotation and the spec. Its

@@ -55,6 +55,9 @@ pub struct JobSettings {
     pub mis_claim: Option<String>,
     /// The Secret holding the master key under `master.key`, if the operator's comes from one.
     pub master_key_secret: Option<String>,
+    /// The Secret and key holding the PostgreSQL URL, when the state is in PostgreSQL: the
+    /// Job takes `ACCORD_DATABASE_URL` from it, so the password never enters the Job.
+    pub database_secret: Option<(String, String)>,
 }
 
 /// Creates, watches and reports the extraction Jobs of one namespace.

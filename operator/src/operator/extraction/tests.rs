@@ -41,6 +41,7 @@ fn settings() -> JobSettings {
         state_claim: "accord-state".to_owned(),
         mis_claim: None,
         master_key_secret: Some("accord-master-key".to_owned()),
+        database_secret: None,
     }
 }
 
@@ -124,6 +125,47 @@ fn the_job_mounts_the_schools_secrets_and_carries_no_secret_value() {
     let env = pod.containers[0].env.clone().unwrap();
     assert!(env.iter().all(|e| e.value_from.is_none()));
     assert!(env.iter().any(|e| e.name == "ACCORD_STATE"));
+}
+
+#[test]
+fn on_postgresql_the_job_takes_the_database_url_from_its_secret_never_as_a_value() {
+    let settings = JobSettings {
+        database_secret: Some(("accord-db".to_owned(), "url".to_owned())),
+        ..settings()
+    };
+    let now = at("2026-12-01T10:00:00Z");
+    let job = job_for(&school(), &request(), "r1", 1, &settings, now);
+    let pod = job.spec.unwrap().template.spec.unwrap();
+    let env = pod.containers[0].env.clone().unwrap();
+    let url = env
+        .iter()
+        .find(|e| e.name == "ACCORD_DATABASE_URL")
+        .expect("the Job is told where the state database is");
+    assert_eq!(url.value, None);
+    let from = url
+        .value_from
+        .as_ref()
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .expect("from a Secret");
+    assert_eq!(
+        (from.name.as_str(), from.key.as_str()),
+        ("accord-db", "url")
+    );
+    // Without PostgreSQL, no such variable: the Job uses the shared folder.
+    let env = pod_env(&job_for(
+        &school(),
+        &request(),
+        "r1",
+        1,
+        &self::settings(),
+        now,
+    ));
+    assert!(env.iter().all(|e| e.name != "ACCORD_DATABASE_URL"));
+}
+
+fn pod_env(job: &Job) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+    let pod = job.spec.clone().unwrap().template.spec.unwrap();
+    pod.containers[0].env.clone().unwrap()
 }
 
 #[test]
