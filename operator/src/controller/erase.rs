@@ -339,18 +339,6 @@ mod tests {
     }
 
     #[test]
-    fn an_area_where_nothing_is_cut_is_left_alone() {
-        let mut contacts =
-            records(json!([{ "sourcedId": "con-1", "studentSourcedIds": ["stu-1"] }]));
-        let pupils = HashSet::from(["stu-1".to_owned()]);
-        assert_eq!(
-            split(Area::Contacts, &mut contacts, &[true], Some(&pupils)),
-            None
-        );
-        assert_eq!(contacts.len(), 1);
-    }
-
-    #[test]
     fn records_that_go_name_their_people_and_contacts_lose_links_to_pupils_who_went() {
         let mut students = records(json!([{ "sourcedId": "stu-1" }, { "sourcedId": "stu-2" }]));
         let removed = split(Area::Students, &mut students, &[true, false], None).map(|s| s.removed);
