@@ -275,8 +275,9 @@ pub fn binaries() -> PathBuf {
         })
 }
 
-// Starts `program` under a small shell that kills it when this test process ends, so a
-// test binary that exits without dropping the shared environment leaves nothing behind.
+// Starts `program` under a small shell that stops it when this test process ends (SIGTERM,
+// then SIGKILL after ten seconds), so a test binary that exits without dropping the shared
+// environment leaves nothing behind.
 fn guarded(program: &Path, args: &[&str], log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
     let parent = std::process::id().to_string();
@@ -284,7 +285,13 @@ fn guarded(program: &Path, args: &[&str], log: &Path) -> Child {
         .arg("-c")
         .arg(
             r#"parent=$1; shift; "$@" & child=$!
-trap 'kill $child 2>/dev/null; wait $child' EXIT TERM
+stop() {
+  kill $child 2>/dev/null
+  # An apiserver whose etcd has gone can wait on it for minutes: give it ten seconds.
+  for _ in $(seq 40); do kill -0 $child 2>/dev/null || break; sleep 0.25; done
+  kill -KILL $child 2>/dev/null; wait $child
+}
+trap stop EXIT TERM
 while kill -0 "$parent" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done"#,
         )
         .arg("guard")
