@@ -25,15 +25,17 @@ use axum::{Json, Router};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::{ApiContext, Snapshot};
 use crate::catalogue::Area;
-use crate::controller::deliver::{SchoolRecords, location, target};
+use crate::controller::deliver::{SchoolRecords, location, roll, target};
 use crate::controller::extract::{area_payload, read_school};
-use crate::delivery::sync::{digest, record_id, subject_of};
+use crate::delivery::Projected;
+use crate::delivery::sync::digest;
 use crate::ledger::{EntryBody, EntryKind};
 use crate::mis::FieldSet;
 use crate::resources::{DataSharingAgreement, DeliveryMode, ObjectKey, Partner};
@@ -195,7 +197,8 @@ async fn records(
         Ok(cached) => cached,
         Err(refusal) => return refusal.into_response(),
     };
-    let shared = target(agreement, &school_key, &snapshot.resources, &cached)
+    let roll = roll(&cached);
+    let shared = target(agreement, &school_key, &snapshot.resources, &cached, &roll)
         .areas
         .remove(&area)
         .map(|t| t.records)
@@ -204,7 +207,7 @@ async fn records(
     let limit = page.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
     let offset = page.offset.unwrap_or(0);
     let total = shared.len();
-    let served: Vec<Map<String, Value>> = shared.into_iter().skip(offset).take(limit).collect();
+    let served: Vec<Projected> = shared.into_iter().skip(offset).take(limit).collect();
     let agreement_key = ObjectKey::of(agreement).to_string();
     if let Err(error) = record_served(
         &context,
@@ -234,7 +237,10 @@ async fn records(
         "total": total,
         "offset": offset,
         "nextOffset": next,
-        "records": served,
+        "records": served
+            .iter()
+            .filter_map(|r| serde_json::from_str::<&RawValue>(r.json()).ok())
+            .collect::<Vec<_>>(),
     }))
     .into_response();
     // Pages carry personal data: nothing between here and the partner may keep a copy.
@@ -310,7 +316,7 @@ async fn record_served(
     partner: &Partner,
     area: Area,
     fields: &[String],
-    served: &[Map<String, Value>],
+    served: &[Projected],
 ) -> Result<(), crate::state::StateError> {
     if served.is_empty() {
         return Ok(());
@@ -318,7 +324,7 @@ async fn record_served(
     let batch = crate::delivery::wire::new_batch_key()
         .unwrap_or_else(|_| format!("pull-{}", unix_seconds(SystemTime::now())));
     let at = Timestamp::now().to_string();
-    let subjects: BTreeSet<&str> = served.iter().filter_map(|r| subject_of(area, r)).collect();
+    let subjects: BTreeSet<&str> = served.iter().filter_map(Projected::subject).collect();
     let base = EntryBody {
         at,
         school: school.to_string(),
@@ -340,7 +346,8 @@ async fn record_served(
         EntryBody {
             kind: EntryKind::Acknowledgement,
             area: String::new(),
-            bytes: serde_json::to_vec(served).map_or(0, |b| b.len() as u64),
+            // The records as the page's JSON list carries them.
+            bytes: (served.iter().map(|r| r.json().len() + 1).sum::<usize>() + 1) as u64,
             reason: "served".to_owned(),
             ..base
         },
@@ -350,7 +357,7 @@ async fn record_served(
         fields,
         records: served
             .iter()
-            .filter_map(|r| Some((record_id(r)?, subject_of(area, r), digest(r))))
+            .map(|r| (r.id(), r.subject(), digest(r.json())))
             .collect(),
     };
     context

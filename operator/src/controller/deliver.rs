@@ -17,15 +17,15 @@ use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 use super::push::Queued;
-use super::{Controller, ControllerError, Declaration};
+use super::{Controller, ControllerError, Declaration, Opened};
 use crate::catalogue::Area;
 use crate::delivery::Roll;
 use crate::delivery::sync::{
     self, PlannedDeletion, PlannedUpsert, RecordDigest, Sync, Target, TargetArea, Upserts,
     subject_of,
 };
-use crate::delivery::wire::{Deletion, DeletionNotice, Message, RecordsBatch, new_batch_key};
-use crate::delivery::{Consent, project_area};
+use crate::delivery::wire::{Deletion, DeletionNotice, deletion_body, new_batch_key, records_body};
+use crate::delivery::{Consent, Projected, project_area};
 use crate::ledger::{EntryBody, EntryKind};
 use crate::plan::{AgreementPlan, Effect, Plan};
 use crate::resources::{DataSharingAgreement, DeliveryMode, ObjectKey, Partner, ResourceSet};
@@ -47,27 +47,36 @@ enum Flow {
 }
 
 impl Controller {
-    /// Every declared school's cached records, decrypted once for this pass.
+    /// Every declared school's cached records, parsed once for this pass from what
+    /// [`Controller::facts`] opened (an entry written since is opened now), with the
+    /// text each area was parsed from.
     pub(super) async fn cached_records(
         &self,
         plan: &Plan,
         now: Timestamp,
-    ) -> Result<BTreeMap<ObjectKey, SchoolRecords>, ControllerError> {
+        mut opened: Opened,
+    ) -> Result<(BTreeMap<ObjectKey, SchoolRecords>, Opened), ControllerError> {
         let mut all = BTreeMap::new();
+        let mut texts = Opened::new();
         for school_plan in &plan.schools {
             let school = school_plan.key.to_string();
             let mut areas = SchoolRecords::new();
             for entry in self.cache.entries(&school).await? {
-                let Ok(Some(bytes)) = self
-                    .cache
-                    .get(&school, entry.area, SystemTime::from(now))
-                    .await
-                else {
-                    continue;
+                let bytes = match opened.remove(&(school.clone(), entry.area)) {
+                    Some(bytes) => bytes,
+                    None => match self
+                        .cache
+                        .get(&school, entry.area, SystemTime::from(now))
+                        .await
+                    {
+                        Ok(Some(bytes)) => bytes,
+                        _ => continue,
+                    },
                 };
                 match serde_json::from_slice::<Vec<Map<String, Value>>>(&bytes) {
                     Ok(records) => {
                         areas.insert(entry.area, records);
+                        texts.insert((school.clone(), entry.area), bytes);
                     }
                     Err(_) => {
                         warn!(%school, area = %entry.area, "Cache entry is not a list of records; skipped until the next read")
@@ -76,7 +85,7 @@ impl Controller {
             }
             all.insert(school_plan.key.clone(), areas);
         }
-        Ok(all)
+        Ok((all, texts))
     }
 
     /// Commits what every agreement must send this pass, handing each group of messages
@@ -92,6 +101,12 @@ impl Controller {
     ) -> Result<(), ControllerError> {
         let resources = &declaration.resources;
         let held_places = self.state().held_places().await?;
+        // Everyone on each school's roll, gathered once for all its agreements.
+        let rolls: BTreeMap<&ObjectKey, Roll<'_>> = records
+            .iter()
+            .map(|(school, cached)| (school, roll(cached)))
+            .collect();
+        let no_roll = Roll::default();
 
         for agreement_plan in &plan.agreements {
             let Some(agreement) = agreement_of(resources, &agreement_plan.key) else {
@@ -125,7 +140,8 @@ impl Controller {
                 let held = self.state().held(&key, &school).await?;
                 let empty = SchoolRecords::new();
                 let cached = records.get(school_key).unwrap_or(&empty);
-                let target = target(agreement, school_key, resources, cached);
+                let roll = rolls.get(school_key).unwrap_or(&no_roll);
+                let target = target(agreement, school_key, resources, cached, roll);
                 if agreement.spec.delivery.mode == DeliveryMode::Push {
                     // A push is a use: the areas it reads stay warm.
                     for area in target.areas.keys() {
@@ -317,7 +333,7 @@ impl Controller {
             .collect();
         let subjects: BTreeSet<&String> = deletions.iter().flat_map(|d| &d.subjects).collect();
         let subjects: Vec<String> = subjects.into_iter().cloned().collect();
-        let message = Message::Deletion(DeletionNotice {
+        let notice = DeletionNotice {
             batch: batch.clone(),
             agreement: context.agreement.clone(),
             school: context.school.clone(),
@@ -330,9 +346,17 @@ impl Controller {
                     fields: d.fields,
                 })
                 .collect(),
-        });
-        self.seal(context, message, Vec::new(), subjects, ledger)
-            .await
+        };
+        let body = deletion_body(&notice);
+        self.seal(
+            context,
+            batch,
+            Content::Deletion(notice),
+            body,
+            subjects,
+            ledger,
+        )
+        .await
     }
 
     /// One batch of records, sealed, with its ledger entry.
@@ -341,11 +365,11 @@ impl Controller {
         context: &LedgerContext,
         area: Area,
         fields: &[String],
-        records: Vec<Map<String, Value>>,
+        records: Vec<Projected>,
         digests: Vec<RecordDigest>,
     ) -> Result<Prepared, ControllerError> {
         let batch = new_batch_key().map_err(crate::cache::CacheError::Random)?;
-        let subjects: BTreeSet<&str> = records.iter().filter_map(|r| subject_of(area, r)).collect();
+        let subjects: BTreeSet<&str> = records.iter().filter_map(Projected::subject).collect();
         let ledger = vec![EntryBody {
             kind: EntryKind::Share,
             area: area.to_string(),
@@ -355,34 +379,40 @@ impl Controller {
             batch: batch.clone(),
             ..context.body()
         }];
-        let message = Message::Records(RecordsBatch {
-            batch,
-            agreement: context.agreement.clone(),
-            school: context.school.clone(),
+        let body = records_body(
+            &batch,
+            &context.agreement,
+            &context.school,
+            area,
+            fields,
+            records.iter().map(Projected::json),
+        );
+        let content = Content::Records {
             area,
             fields: fields.to_vec(),
             records,
-        });
-        self.seal(context, message, digests, Vec::new(), ledger)
+            digests,
+        };
+        self.seal(context, batch, content, body, Vec::new(), ledger)
             .await
     }
 
     async fn seal(
         &self,
         context: &LedgerContext,
-        message: Message,
-        digests: Vec<RecordDigest>,
+        batch: String,
+        content: Content,
+        body: Vec<u8>,
         subjects: Vec<String>,
         ledger: Vec<EntryBody>,
     ) -> Result<Prepared, ControllerError> {
-        let body = serde_json::to_vec(&message).unwrap_or_default();
         let sealed = self
             .cache
-            .seal_message(&context.school, message.batch(), &body)
+            .seal_message(&context.school, &batch, &body)
             .await?;
         Ok(Prepared {
-            message,
-            digests,
+            batch,
+            content,
             subjects,
             body,
             sealed,
@@ -443,9 +473,9 @@ async fn finish(writing: Writing) -> Result<Vec<Prepared>, ControllerError> {
 
 /// A message sealed and ready to commit.
 struct Prepared {
-    message: Message,
-    /// For a records batch, the digest of each record, in order.
-    digests: Vec<RecordDigest>,
+    /// Its idempotency key.
+    batch: String,
+    content: Content,
     /// For a deletion notice, the people it concerns.
     subjects: Vec<String>,
     /// The body as sent, and sealed as kept in the outbox.
@@ -454,23 +484,47 @@ struct Prepared {
     ledger: Vec<EntryBody>,
 }
 
+/// What a prepared message carries, as the holdings need it.
+enum Content {
+    Records {
+        area: Area,
+        fields: Vec<String>,
+        records: Vec<Projected>,
+        /// The digest of each record, in order.
+        digests: Vec<RecordDigest>,
+    },
+    Deletion(DeletionNotice),
+}
+
+impl Content {
+    /// The outbox's kind of message, and how many records or deletions it carries.
+    fn kind(&self) -> (&'static str, u64) {
+        match self {
+            Content::Records { records, .. } => ("records", records.len() as u64),
+            Content::Deletion(notice) => ("deletion", notice.deletions.len() as u64),
+        }
+    }
+}
+
 impl Prepared {
     /// How the message changes what the partner holds.
     fn changes(&self) -> Vec<HoldingChange<'_>> {
-        match &self.message {
-            Message::Records(batch) => vec![HoldingChange::Upsert {
-                area: batch.area,
-                fields: &batch.fields,
-                records: batch
-                    .records
+        match &self.content {
+            Content::Records {
+                area,
+                fields,
+                records,
+                digests,
+            } => vec![HoldingChange::Upsert {
+                area: *area,
+                fields,
+                records: records
                     .iter()
-                    .zip(&self.digests)
-                    .filter_map(|(r, digest)| {
-                        Some((sync::record_id(r)?, subject_of(batch.area, r), *digest))
-                    })
+                    .zip(digests)
+                    .map(|(r, digest)| (r.id(), r.subject(), *digest))
                     .collect(),
             }],
-            Message::Deletion(notice) => notice
+            Content::Deletion(notice) => notice
                 .deletions
                 .iter()
                 .map(|d| match (&d.sourced_ids, &d.fields) {
@@ -487,16 +541,13 @@ impl Prepared {
 
     /// The message as the pusher takes it, with its body in hand.
     fn queued(self, context: &LedgerContext) -> Queued {
-        let (kind, records) = match &self.message {
-            Message::Records(batch) => ("records", batch.records.len() as u64),
-            Message::Deletion(notice) => ("deletion", notice.deletions.len() as u64),
-        };
+        let (kind, records) = self.content.kind();
         Queued {
             head: Pending {
                 // Its place in the outbox is not needed to send it: this pass hands
                 // messages on in the order it commits them.
                 id: 0,
-                batch: self.message.batch().to_owned(),
+                batch: self.batch,
                 partner: context.partner.clone(),
                 agreement: context.agreement.clone(),
                 school: context.school.clone(),
@@ -519,12 +570,9 @@ impl Prepared {
         context: &'a LedgerContext,
         changes: &'a [HoldingChange<'a>],
     ) -> NewMessage<'a> {
-        let (kind, records) = match &self.message {
-            Message::Records(batch) => ("records", batch.records.len() as u64),
-            Message::Deletion(notice) => ("deletion", notice.deletions.len() as u64),
-        };
+        let (kind, records) = self.content.kind();
         NewMessage {
-            batch: self.message.batch(),
+            batch: &self.batch,
             partner: &context.partner,
             agreement: &context.agreement,
             school: &context.school,
@@ -572,15 +620,15 @@ pub(crate) fn target(
     school: &ObjectKey,
     resources: &ResourceSet,
     cached: &SchoolRecords,
+    roll: &Roll<'_>,
 ) -> Target {
-    let roll = roll(cached);
     let consent = Consent::of(
         agreement,
         school,
         &resources.consent_rules,
         &resources.erasures,
     );
-    let allows = consent.over(&roll);
+    let allows = consent.over(roll);
     let mut target = Target::default();
     for (area, fields) in &agreement.spec.data.0 {
         let records = cached.get(area).map(Vec::as_slice).unwrap_or_default();
@@ -605,12 +653,32 @@ pub(crate) fn roll(cached: &SchoolRecords) -> Roll<'_> {
         .collect()
 }
 
-/// Everyone any cached record is about, in every area.
-pub(super) fn everyone(cached: &SchoolRecords) -> BTreeSet<String> {
-    cached
-        .iter()
-        .flat_map(|(area, records)| records.iter().filter_map(|r| subject_of(*area, r)))
-        .map(str::to_owned)
+/// Per school, the people erasure requests name whom some cached record is still about.
+pub(super) fn still_cached(
+    resources: &ResourceSet,
+    records: &BTreeMap<ObjectKey, SchoolRecords>,
+) -> BTreeMap<ObjectKey, BTreeSet<String>> {
+    let mut named: BTreeMap<ObjectKey, BTreeSet<&str>> = BTreeMap::new();
+    for erasure in &resources.erasures {
+        let namespace = erasure.namespace().unwrap_or_else(|| "default".to_owned());
+        let school = ObjectKey::new(namespace, erasure.spec.school.clone());
+        named
+            .entry(school)
+            .or_default()
+            .insert(&erasure.spec.sourced_id);
+    }
+    named
+        .into_iter()
+        .filter_map(|(school, people)| {
+            let cached = records.get(&school)?;
+            let found = cached
+                .iter()
+                .flat_map(|(area, records)| records.iter().filter_map(|r| subject_of(*area, r)))
+                .filter(|subject| people.contains(subject))
+                .map(str::to_owned)
+                .collect();
+            Some((school, found))
+        })
         .collect()
 }
 

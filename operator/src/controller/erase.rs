@@ -7,7 +7,6 @@
 //! agreement must not erase data any more than it may send it.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -15,7 +14,7 @@ use serde_json::{Map, Value};
 use tracing::info;
 
 use super::deliver::{SchoolRecords, roll};
-use super::{Controller, ControllerError, Declaration};
+use super::{Controller, ControllerError, Declaration, Opened};
 use crate::catalogue::Area;
 use crate::delivery::sync::{record_id, subject_of};
 use crate::delivery::{Consent, shares};
@@ -31,6 +30,7 @@ impl Controller {
         declaration: &Declaration,
         plan: &Plan,
         records: &mut BTreeMap<ObjectKey, SchoolRecords>,
+        texts: &Opened,
         now: Timestamp,
     ) -> Result<(), ControllerError> {
         let resources = &declaration.resources;
@@ -68,14 +68,9 @@ impl Controller {
                     continue;
                 };
                 erased.extend(split.removed.into_iter().filter(|s| requested.contains(s)));
-                // The entry as read this pass; were it gone, every record is written anew.
-                let original = self
-                    .cache
-                    .get(&key, entry.area, SystemTime::from(now))
-                    .await
-                    .ok()
-                    .flatten();
-                let payload = payload(original.as_deref(), keep, area_records, &split.rewritten);
+                // The entry's text as read this pass; without it every record is written anew.
+                let original = texts.get(&(key.clone(), entry.area)).map(Vec::as_slice);
+                let payload = payload(original, keep, area_records, &split.rewritten);
                 self.cache
                     .put(
                         &key,
@@ -176,9 +171,11 @@ fn verdicts(
             .collect();
         keep.insert(*area, verdict);
     }
-    let pupils_shared = agreements
-        .iter()
-        .any(|a| a.spec.data.0.contains_key(&Area::Students));
+    // Only contacts' links are checked against the pupils who stay.
+    let pupils_shared = cached.contains_key(&Area::Contacts)
+        && agreements
+            .iter()
+            .any(|a| a.spec.data.0.contains_key(&Area::Students));
     let pupils = pupils_shared.then(|| {
         let students = cached
             .get(&Area::Students)

@@ -21,7 +21,7 @@ pub mod watch;
 
 pub use run_loop::IDLE_PASS;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -205,7 +205,7 @@ impl Controller {
         now: Timestamp,
         outcome: &mut Outcome,
     ) -> Result<(), ControllerError> {
-        let facts = self.facts(now).await?;
+        let (facts, mut opened) = self.facts(now).await?;
         let plan = plan(&declaration.resources, &declaration.keyring, &facts);
         self.published.send_replace(Some(Arc::new(Snapshot {
             resources: declaration.resources.clone(),
@@ -219,6 +219,7 @@ impl Controller {
                 .drop_pending_of_school(&school.to_string())
                 .await?;
             self.state().remove_extraction(&school.to_string()).await?;
+            opened.retain(|(name, _), _| *name != school.to_string());
             info!(school = %school, "School key destroyed");
         }
 
@@ -235,6 +236,7 @@ impl Controller {
             let key = school_plan.key.to_string();
             for area in &school_plan.drop {
                 self.cache.remove(&key, *area).await?;
+                opened.remove(&(key.clone(), *area));
             }
             let Some(school) = declaration.resources.school(&school_plan.key) else {
                 continue;
@@ -253,6 +255,8 @@ impl Controller {
                     });
                 } else {
                     info!(school = %key, reason = ?reason, "Reading MIS");
+                    // What was opened before this read is no longer what the cache holds.
+                    opened.retain(|(name, _), _| *name != key);
                     let base = self.options.path.clone();
                     let read = extract::refresh_school(
                         &self.cache,
@@ -282,10 +286,11 @@ impl Controller {
         }
 
         let phase = Phase::start();
-        let mut records = self.cached_records(&plan, now).await?;
+        let (mut records, texts) = self.cached_records(&plan, now, opened).await?;
         let phase = phase.next("cache read");
-        self.erase_from_cache(declaration, &plan, &mut records, now)
+        self.erase_from_cache(declaration, &plan, &mut records, &texts, now)
             .await?;
+        drop(texts);
         let phase = phase.next("cache erasure");
         // Observed after erasure, so status counts what the cache now holds.
         let mut observed = BTreeMap::new();
@@ -303,10 +308,7 @@ impl Controller {
             .commit_deliveries(declaration, &plan, &records, now, committed)
             .await;
         let phase = phase.next("deliveries committed");
-        let rolls: BTreeMap<ObjectKey, BTreeSet<String>> = records
-            .iter()
-            .map(|(school, cached)| (school.clone(), deliver::everyone(cached)))
-            .collect();
+        let rolls = deliver::still_cached(&declaration.resources, &records);
         drop(records);
         let pushed = match pushing.await {
             Ok(pushed) => pushed,
@@ -341,8 +343,9 @@ impl Controller {
         Ok(())
     }
 
-    async fn facts(&self, now: Timestamp) -> Result<Facts, ControllerError> {
+    async fn facts(&self, now: Timestamp) -> Result<(Facts, Opened), ControllerError> {
         let mut schools = BTreeMap::new();
+        let mut opened = Opened::new();
         for record in self.state().extractions().await? {
             let Some(key) = ObjectKey::parse(&record.school) else {
                 continue;
@@ -356,7 +359,9 @@ impl Controller {
                     .get(&record.school, entry.area, SystemTime::from(now))
                     .await
                 {
-                    Ok(Some(_)) => {}
+                    Ok(Some(plaintext)) => {
+                        opened.insert((record.school.clone(), entry.area), plaintext);
+                    }
                     Ok(None) => continue,
                     Err(CacheError::Corrupt { .. } | CacheError::CorruptKey { .. }) => {
                         warn!(school = %record.school, area = %entry.area, "Cache entry corrupt; erased and read again");
@@ -392,7 +397,7 @@ impl Controller {
                 },
             );
         }
-        Ok(Facts { now, schools })
+        Ok((Facts { now, schools }, opened))
     }
 
     async fn observe(
@@ -439,6 +444,11 @@ impl Controller {
         Ok(Some(Declaration { resources, keyring }))
     }
 }
+
+/// Cache entries opened in this pass, as plaintext, by school and area. Each entry is
+/// decrypted once a pass, when its facts are gathered, and used from here on; an entry
+/// the pass replaces or removes leaves this map with it.
+pub(crate) type Opened = BTreeMap<(String, Area), Vec<u8>>;
 
 /// How long each step of a pass took, logged at debug level for benchmarks and slow passes.
 struct Phase(std::time::Instant);

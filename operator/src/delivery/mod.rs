@@ -10,4 +10,4 @@ pub mod sync;
 pub mod wire;
 
 pub use consent::{Allows, Audience, Consent, OnRoll, Roll, audience};
-pub use project::{project, project_area, shares};
+pub use project::{Projected, project_area, shares};

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
+use super::Projected;
 use super::wire::DeletionReason;
 use crate::catalogue::{Area, SOURCED_ID};
 
@@ -32,7 +33,7 @@ pub struct TargetArea {
     /// The fields named for this area (besides `sourcedId`).
     pub fields: Vec<String>,
     /// The records, projected.
-    pub records: Vec<Map<String, Value>>,
+    pub records: Vec<Projected>,
 }
 
 /// What the partner holds under the agreement at the school, as far as Accord knows.
@@ -83,7 +84,7 @@ pub struct PlannedUpsert {
     /// The fields the records carry.
     pub fields: Vec<String>,
     /// The records, new or changed, with their digests.
-    pub records: Vec<(Map<String, Value>, RecordDigest)>,
+    pub records: Vec<(Projected, RecordDigest)>,
 }
 
 /// What to send.
@@ -122,8 +123,7 @@ pub fn sync(target: Target, held: &Held, upserts: Upserts) -> Sync {
             continue;
         };
 
-        let wanted_ids: BTreeSet<&str> =
-            wanted.records.iter().filter_map(|r| record_id(r)).collect();
+        let wanted_ids: BTreeSet<&str> = wanted.records.iter().map(Projected::id).collect();
         let gone: Vec<(&String, &HeldRecord)> = holding
             .records
             .iter()
@@ -158,21 +158,19 @@ pub fn sync(target: Target, held: &Held, upserts: Upserts) -> Sync {
 
     // A field newly named has to reach every record, so the interval does not hold it back.
     // The target is consumed: records to send move into the plan rather than being copied.
-    let mut buffer = Vec::new();
     for (area, wanted) in target.areas {
         let holding = held.areas.get(&area);
         let fields_changed = holding.is_none_or(|h| h.fields != wanted.fields);
         if upserts == Upserts::NotDue && !fields_changed {
             continue;
         }
-        let records: Vec<(Map<String, Value>, RecordDigest)> = wanted
+        let records: Vec<(Projected, RecordDigest)> = wanted
             .records
             .into_iter()
             .filter_map(|record| {
-                let digest = digest_with(&mut buffer, &record);
-                let id = record_id(&record)?;
+                let digest = digest(record.json());
                 let same = holding
-                    .and_then(|h| h.records.get(id))
+                    .and_then(|h| h.records.get(record.id()))
                     .is_some_and(|r| r.digest == digest);
                 (!same).then_some((record, digest))
             })
@@ -216,17 +214,10 @@ pub fn record_id(record: &Map<String, Value>) -> Option<&str> {
     record.get(SOURCED_ID).and_then(Value::as_str)
 }
 
-/// The digest of a record as it is sent: SHA-256 of its JSON (keys sorted), truncated.
-pub fn digest(record: &Map<String, Value>) -> RecordDigest {
-    digest_with(&mut Vec::new(), record)
-}
-
-/// [`digest`], serialising into `buffer` so a loop over many records allocates once.
-fn digest_with(buffer: &mut Vec<u8>, record: &Map<String, Value>) -> RecordDigest {
-    buffer.clear();
-    // Writing a map of JSON values into memory cannot fail.
-    let _ = serde_json::to_writer(&mut *buffer, record);
-    let hash = Sha256::digest(&buffer);
+/// The digest of a record as it is sent: SHA-256 of its JSON text (keys sorted, as
+/// [`Projected`] writes it), truncated.
+pub fn digest(json: &str) -> RecordDigest {
+    let hash = Sha256::digest(json.as_bytes());
     let mut digest = [0u8; 16];
     digest.copy_from_slice(&hash[..16]);
     digest

@@ -246,6 +246,52 @@ impl DeletionReason {
     }
 }
 
+/// The body of a deletion notice: the same bytes as serialising it as a [`Message`],
+/// without giving the notice up.
+pub fn deletion_body(notice: &DeletionNotice) -> Vec<u8> {
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "camelCase")]
+    enum Borrowed<'a> {
+        Deletion(&'a DeletionNotice),
+    }
+    // Writing strings and lists of strings into memory cannot fail.
+    serde_json::to_vec(&Borrowed::Deletion(notice)).unwrap_or_default()
+}
+
+/// The body of a records message whose records are already JSON text (see
+/// [`super::Projected`]): the same bytes as serialising the [`Message::Records`] they
+/// make, written without parsing the records back into maps.
+pub fn records_body<'a>(
+    batch: &str,
+    agreement: &str,
+    school: &str,
+    area: Area,
+    fields: &[String],
+    records: impl IntoIterator<Item = &'a str>,
+) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4096);
+    body.extend_from_slice(br#"{"type":"records","batch":"#);
+    // Writing strings and lists of strings into memory cannot fail.
+    let _ = serde_json::to_writer(&mut body, batch);
+    body.extend_from_slice(br#","agreement":"#);
+    let _ = serde_json::to_writer(&mut body, agreement);
+    body.extend_from_slice(br#","school":"#);
+    let _ = serde_json::to_writer(&mut body, school);
+    body.extend_from_slice(br#","area":"#);
+    let _ = serde_json::to_writer(&mut body, &area);
+    body.extend_from_slice(br#","fields":"#);
+    let _ = serde_json::to_writer(&mut body, fields);
+    body.extend_from_slice(br#","records":["#);
+    for (n, record) in records.into_iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(record.as_bytes());
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
 /// A fresh idempotency key: 128 random bits, hex.
 pub fn new_batch_key() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 16];
@@ -427,6 +473,68 @@ mod tests {
             ],
         });
         serde_json::to_vec(&message).unwrap()
+    }
+
+    #[test]
+    fn a_deletion_body_is_the_serialised_message() {
+        let notice = DeletionNotice {
+            batch: "k".into(),
+            agreement: "t/homework".into(),
+            school: "t/ashby".into(),
+            deletions: vec![Deletion {
+                area: Area::Students,
+                reason: DeletionReason::NoLongerShared,
+                sourced_ids: Some(vec!["stu-1".into()]),
+                fields: None,
+            }],
+        };
+        let written = deletion_body(&notice);
+        assert_eq!(
+            written,
+            serde_json::to_vec(&Message::Deletion(notice)).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_records_body_written_from_text_is_the_serialised_message() {
+        let records = [
+            json!({ "givenName": "Zo\u{eb} \"Z\"", "sourcedId": "stu-1" }),
+            json!({ "sourcedId": "stu-2", "yearGroup": 7 }),
+        ];
+        let texts: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+        let fields = vec!["givenName".to_owned(), "yearGroup".to_owned()];
+        let written = records_body(
+            "k\"1",
+            "t/homework",
+            "t/ashby",
+            Area::Enrollments,
+            &fields,
+            texts.iter().map(String::as_str),
+        );
+        let message = Message::Records(RecordsBatch {
+            batch: "k\"1".into(),
+            agreement: "t/homework".into(),
+            school: "t/ashby".into(),
+            area: Area::Enrollments,
+            fields,
+            records: records
+                .iter()
+                .map(|r| r.as_object().unwrap().clone())
+                .collect(),
+        });
+        assert_eq!(
+            String::from_utf8(written.clone()).unwrap(),
+            serde_json::to_string(&message).unwrap()
+        );
+        assert_eq!(
+            serde_json::from_slice::<Message>(&written).unwrap(),
+            message
+        );
+        let empty = records_body("k", "a", "s", Area::Students, &[], std::iter::empty());
+        assert!(matches!(
+            serde_json::from_slice::<Message>(&empty).unwrap(),
+            Message::Records(RecordsBatch { records, .. }) if records.is_empty()
+        ));
     }
 
     #[test]

@@ -10,13 +10,20 @@ fn pupil(id: &str, name: &str) -> Map<String, Value> {
     record(json!({ "sourcedId": id, "givenName": name }))
 }
 
+fn projected(area: Area, records: Vec<Map<String, Value>>) -> Vec<Projected> {
+    records
+        .iter()
+        .map(|r| Projected::from_map(area, r).unwrap())
+        .collect()
+}
+
 fn target(fields: &[&str], records: Vec<Map<String, Value>>) -> Target {
     Target {
         areas: [(
             Area::Students,
             TargetArea {
                 fields: fields.iter().map(|f| f.to_string()).collect(),
-                records,
+                records: projected(Area::Students, records),
             },
         )]
         .into(),
@@ -43,9 +50,9 @@ fn after(held: &Held, sync: &Sync, target: &Target) -> Held {
         area.fields = target.areas[&upsert.area].fields.clone();
         for (record, digest) in &upsert.records {
             area.records.insert(
-                record_id(record).unwrap().to_owned(),
+                record.id().to_owned(),
                 HeldRecord {
-                    subject: subject_of(upsert.area, record).map(str::to_owned),
+                    subject: record.subject().map(str::to_owned),
                     digest: *digest,
                 },
             );
@@ -57,7 +64,7 @@ fn after(held: &Held, sync: &Sync, target: &Target) -> Held {
 fn sent_ids(sync: &Sync) -> Vec<&str> {
     sync.upserts
         .iter()
-        .flat_map(|u| u.records.iter().map(|(r, _)| record_id(r).unwrap()))
+        .flat_map(|u| u.records.iter().map(|(r, _)| r.id()))
         .collect()
 }
 
@@ -160,7 +167,10 @@ fn a_withdrawn_area_and_an_ended_agreement_delete_whole_areas() {
         Area::Classes,
         TargetArea {
             fields: vec!["title".into()],
-            records: vec![record(json!({ "sourcedId": "cls-1", "title": "Maths" }))],
+            records: projected(
+                Area::Classes,
+                vec![record(json!({ "sourcedId": "cls-1", "title": "Maths" }))],
+            ),
         },
     );
     let held = after(
