@@ -335,8 +335,9 @@ impl State {
             );
         }
 
-        let sql = "SELECT area, record_id, subject, digest FROM holdings \
-                   WHERE agreement = $1 AND school = $2";
+        let sql = "SELECT p.area, r.record_id, r.subject, r.digest \
+                   FROM held_records r JOIN holding_places p ON p.id = r.place \
+                   WHERE p.agreement = $1 AND p.school = $2";
         let records: Vec<(String, String, Option<String>, Vec<u8>)> =
             on_pool!(self, pool => sqlx::query_as(sql)
                 .bind(agreement)
@@ -379,9 +380,9 @@ impl State {
     }
 }
 
-/// Rows per multi-row INSERT into the holdings: 1,800 bound values, well under SQLite's
-/// limit of 32,766 and PostgreSQL's of 65,535.
-const HOLDINGS_PER_INSERT: usize = 300;
+/// Rows per multi-row INSERT into the held records: 1,800 bound values, well under
+/// SQLite's limit of 32,766 and PostgreSQL's of 65,535.
+const HOLDINGS_PER_INSERT: usize = 450;
 
 async fn apply(
     tx: &mut WriteTx,
@@ -410,20 +411,19 @@ async fn apply(
                 .await
                 .map(drop))
             .map_err(StateError::query("record the fields a partner holds"))?;
+            let place = place(tx, agreement, school, *area).await?;
             for chunk in records.chunks(HOLDINGS_PER_INSERT) {
-                upsert_holdings(tx, agreement, school, *area, chunk)
+                upsert_holdings(tx, place, chunk)
                     .await
                     .map_err(StateError::query("record what a partner holds"))?;
             }
         }
         HoldingChange::DeleteRecords { area, ids } => {
-            let sql = "DELETE FROM holdings \
-                       WHERE agreement = $1 AND school = $2 AND area = $3 AND record_id = $4";
+            let place = place(tx, agreement, school, *area).await?;
+            let sql = "DELETE FROM held_records WHERE place = $1 AND record_id = $2";
             for id in ids.iter() {
                 on_tx!(&mut *tx, conn => sqlx::query(sql)
-                    .bind(agreement)
-                    .bind(school)
-                    .bind(area.as_str())
+                    .bind(place)
                     .bind(id)
                     .execute(conn)
                     .await
@@ -460,21 +460,57 @@ async fn apply(
         }
         HoldingChange::DeleteArea { area } => {
             for statement in [
-                "DELETE FROM holdings WHERE agreement = $1 AND school = $2 AND area = $3",
+                "DELETE FROM held_records WHERE place IN (SELECT id FROM holding_places \
+                 WHERE agreement = $1 AND school = $2 AND area = $3)",
                 "DELETE FROM held_areas WHERE agreement = $1 AND school = $2 AND area = $3",
             ] {
-                on_tx!(&mut *tx, conn => sqlx::query(statement)
-                    .bind(agreement)
-                    .bind(school)
-                    .bind(area.as_str())
-                    .execute(conn)
+                at_place(tx, statement, agreement, school, *area)
                     .await
-                    .map(drop))
-                .map_err(StateError::query("record an area deletion at a partner"))?;
+                    .map_err(StateError::query("record an area deletion at a partner"))?;
             }
         }
     }
     Ok(())
+}
+
+/// The number standing for an agreement, school and area in the held records, given
+/// one the first time it is asked for.
+async fn place(
+    tx: &mut WriteTx,
+    agreement: &str,
+    school: &str,
+    area: Area,
+) -> Result<i64, StateError> {
+    let sql = "INSERT INTO holding_places (agreement, school, area) VALUES ($1, $2, $3) \
+               ON CONFLICT (agreement, school, area) DO NOTHING";
+    at_place(tx, sql, agreement, school, area)
+        .await
+        .map_err(StateError::query("record where a partner holds records"))?;
+    let sql = "SELECT id FROM holding_places WHERE agreement = $1 AND school = $2 AND area = $3";
+    on_tx!(&mut *tx, conn => sqlx::query_scalar(sql)
+        .bind(agreement)
+        .bind(school)
+        .bind(area.as_str())
+        .fetch_one(conn)
+        .await)
+    .map_err(StateError::query("read where a partner holds records"))
+}
+
+/// Runs one statement whose parameters are an agreement, a school and an area.
+async fn at_place(
+    tx: &mut WriteTx,
+    sql: &'static str,
+    agreement: &str,
+    school: &str,
+    area: Area,
+) -> Result<(), sqlx::Error> {
+    on_tx!(&mut *tx, conn => sqlx::query(sql)
+        .bind(agreement)
+        .bind(school)
+        .bind(area.as_str())
+        .execute(conn)
+        .await
+        .map(drop))
 }
 
 /// One multi-row upsert of held records. SQLite replaces a row with `INSERT OR REPLACE`;
@@ -482,21 +518,16 @@ async fn apply(
 /// record named twice in a chunk is sent once, its last version winning as in SQLite.
 async fn upsert_holdings(
     tx: &mut WriteTx,
-    agreement: &str,
-    school: &str,
-    area: Area,
+    place: i64,
     chunk: &[(&str, Option<&str>, RecordDigest)],
 ) -> Result<(), sqlx::Error> {
     match tx {
         WriteTx::Sqlite(tx) => {
             let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT OR REPLACE INTO holdings \
-                 (agreement, school, area, record_id, subject, digest) ",
+                "INSERT OR REPLACE INTO held_records (place, record_id, subject, digest) ",
             );
             insert.push_values(chunk, |mut row, (id, subject, digest)| {
-                row.push_bind(agreement)
-                    .push_bind(school)
-                    .push_bind(area.as_str())
+                row.push_bind(place)
                     .push_bind(*id)
                     .push_bind(*subject)
                     .push_bind(digest.to_vec());
@@ -509,19 +540,17 @@ async fn upsert_holdings(
                 last.insert(id, index);
             }
             let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO holdings (agreement, school, area, record_id, subject, digest) ",
+                "INSERT INTO held_records (place, record_id, subject, digest) ",
             );
             insert.push_values(last.values(), |mut row, index| {
                 let (id, subject, digest) = &chunk[*index];
-                row.push_bind(agreement)
-                    .push_bind(school)
-                    .push_bind(area.as_str())
+                row.push_bind(place)
                     .push_bind(*id)
                     .push_bind(*subject)
                     .push_bind(digest.to_vec());
             });
             insert.push(
-                " ON CONFLICT (agreement, school, area, record_id) \
+                " ON CONFLICT (place, record_id) \
                  DO UPDATE SET subject = excluded.subject, digest = excluded.digest",
             );
             insert.build().execute(&mut **tx).await.map(drop)

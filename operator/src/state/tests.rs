@@ -361,3 +361,64 @@ fn unix_seconds_round_trip_on_both_sides_of_the_epoch() {
         assert_eq!(unix_seconds(from_unix_seconds(seconds)), seconds);
     }
 }
+
+#[tokio::test]
+async fn what_partners_held_before_places_were_numbered_is_held_after() {
+    // A state written before migration 5, holding records under the names of agreement,
+    // school and area, opened by this version: every held record must still be known,
+    // or the next pass would send them all again and could not delete them.
+    let earlier = tempfile::tempdir().expect("temporary folder");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name < "0005" {
+            std::fs::copy(&path, earlier.path().join(name)).expect("copy");
+        }
+    }
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join(DATABASE_FILE))
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("database");
+    Migrator::new(earlier.path())
+        .await
+        .expect("earlier migrations")
+        .run(&pool)
+        .await
+        .expect("migrated to 4");
+    for sql in [
+        "INSERT INTO held_areas VALUES ('t/hw', 't/ashby', 'students', 't/hub', '[\"givenName\"]')",
+        "INSERT INTO holdings VALUES ('t/hw', 't/ashby', 'students', 'stu-1', 'stu-1', x'00112233445566778899aabbccddeeff')",
+        "INSERT INTO holdings VALUES ('t/hw', 't/ashby', 'students', 'stu-2', 'stu-2', x'ffeeddccbbaa99887766554433221100')",
+        "INSERT INTO holdings VALUES ('t/hw', 't/carlton', 'classes', 'cls-1', NULL, x'0102030405060708090a0b0c0d0e0f10')",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect("row");
+    }
+    pool.close().await;
+
+    let state = State::open(dir.path()).await.expect("opened and migrated");
+    let held = state.held("t/hw", "t/ashby").await.expect("held");
+    let students = &held.areas[&crate::catalogue::Area::Students];
+    assert_eq!(students.fields, ["givenName"]);
+    let ids: Vec<(&str, Option<&str>)> = students
+        .records
+        .iter()
+        .map(|(id, r)| (id.as_str(), r.subject.as_deref()))
+        .collect();
+    assert_eq!(ids, [("stu-1", Some("stu-1")), ("stu-2", Some("stu-2"))]);
+    assert_eq!(students.records["stu-2"].digest[0], 0xff);
+    let carlton = state.held("t/hw", "t/carlton").await.expect("held");
+    assert_eq!(
+        carlton.areas[&crate::catalogue::Area::Classes].records["cls-1"].subject,
+        None
+    );
+}
