@@ -117,6 +117,12 @@ impl<'a> Consent<'a> {
         consented && !self.excluded.contains(person) && !self.erased.contains(person)
     }
 
+    /// Whether an exclusion or an erasure request names this person, whether or not they
+    /// are on the roll.
+    pub fn names_as_withheld(&self, person: &str) -> bool {
+        self.excluded.contains(person) || self.erased.contains(person)
+    }
+
     /// This consent over a school's roll, asked one person at a time.
     pub fn over<'r>(&'r self, roll: &'r Roll<'r>) -> OnRoll<'r> {
         OnRoll {
@@ -139,7 +145,13 @@ impl Allows for OnRoll<'_> {
     }
 
     fn withholds(&self, sourced_id: &str) -> bool {
-        self.roll.contains(sourced_id) && !self.consent.permits(sourced_id)
+        if self.roll.contains(sourced_id) {
+            !self.consent.permits(sourced_id)
+        } else {
+            // Erasing a pupil takes them off the cached roll; what names them must still
+            // hold back the records about them, such as their enrollments.
+            self.consent.names_as_withheld(sourced_id)
+        }
     }
 }
 
@@ -280,6 +292,46 @@ mod tests {
             ROLL,
         );
         assert!(audience.allowed.is_empty());
+    }
+
+    #[test]
+    fn a_person_an_exclusion_or_erasure_names_is_withheld_off_the_roll_too() {
+        // Erasing a pupil takes them out of the cached roll; their enrollments, read again
+        // from the MIS, must not then pass as those of someone the school does not list.
+        let rules = [rule("brook", json!({ "all": true }), &[], &["stu-8"])];
+        let agreement = agreement("optOut");
+        let erasures = [erasure("stu-9")];
+        let consent = Consent::of(&agreement, &ObjectKey::new("t", "brook"), &rules, &erasures);
+        let roll: Roll<'_> = ["stu-1"].into_iter().collect();
+        let on_roll = consent.over(&roll);
+        assert!(on_roll.withholds("stu-8") && on_roll.withholds("stu-9"));
+        assert!(!on_roll.allows("stu-8") && !on_roll.allows("stu-9"));
+        assert!(
+            !on_roll.withholds("stf-7"),
+            "a teacher the school does not list is not withheld"
+        );
+        let enrollment = |user: &str| {
+            json!({ "sourcedId": format!("enr-{user}"), "userSourcedId": user })
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let area = crate::catalogue::Area::Enrollments;
+        assert!(!crate::delivery::shares(
+            area,
+            &enrollment("stu-9"),
+            &on_roll
+        ));
+        assert!(!crate::delivery::shares(
+            area,
+            &enrollment("stu-8"),
+            &on_roll
+        ));
+        assert!(crate::delivery::shares(
+            area,
+            &enrollment("stf-7"),
+            &on_roll
+        ));
     }
 
     #[test]
