@@ -48,8 +48,12 @@ enum Flow {
 
 impl Controller {
     /// Every declared school's cached records, parsed once for this pass from what
-    /// [`Controller::facts`] opened (an entry written since is opened now), with the
-    /// text each area was parsed from.
+    /// [`Controller::facts`] opened (an entry this pass read again is opened now), with
+    /// the text each area was parsed from.
+    ///
+    /// Gap: an extraction Job that replaces an entry after the facts were gathered is not
+    /// seen until the next pass, and an erasure in this pass writes the area back from the
+    /// version it parsed, replacing the Job's newer one until the school is read again.
     pub(super) async fn cached_records(
         &self,
         plan: &Plan,
