@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::Allows;
+use super::sync::subject_of;
 use crate::catalogue::{Area, SOURCED_ID};
 use crate::resources::DataSharingAgreement;
 
@@ -31,6 +32,21 @@ enum Subject {
     Other(Box<str>),
     /// Nobody: a class, or an enrollment sent without its user.
     Nobody,
+}
+
+impl Subject {
+    /// Whom `record` of `area` is about, as [`subject_of`] says, once sent; an
+    /// enrollment's user counts only when `user_sent`.
+    fn of(area: Area, record: &Map<String, Value>, user_sent: bool) -> Subject {
+        match area {
+            Area::Classes => Subject::Nobody,
+            Area::Enrollments => match subject_of(area, record) {
+                Some(user) if user_sent => Subject::Other(user.into()),
+                _ => Subject::Nobody,
+            },
+            _ => Subject::Itself,
+        }
+    }
 }
 
 impl Projected {
@@ -57,17 +73,9 @@ impl Projected {
     /// `sourcedId`.
     pub fn from_map(area: Area, record: &Map<String, Value>) -> Option<Projected> {
         let id = record.get(SOURCED_ID)?.as_str()?;
-        let subject = match area {
-            Area::Classes => Subject::Nobody,
-            Area::Enrollments => match record.get(ENROLLED_USER).and_then(Value::as_str) {
-                Some(user) => Subject::Other(user.into()),
-                None => Subject::Nobody,
-            },
-            _ => Subject::Itself,
-        };
         Some(Projected {
             id: id.into(),
-            subject,
+            subject: Subject::of(area, record, true),
             // Writing a map of JSON values into memory cannot fail.
             json: serde_json::to_string(record).unwrap_or_default(),
         })
@@ -115,53 +123,57 @@ pub fn project_area(
         .filter(|record| shares(area, record, consent))
         .filter_map(|record| {
             let id = record.get(SOURCED_ID)?.as_str()?;
-            let subject = match area {
-                Area::Classes => Subject::Nobody,
-                Area::Enrollments => match record.get(ENROLLED_USER).and_then(Value::as_str) {
-                    Some(user) if user_sent => Subject::Other(user.into()),
-                    _ => Subject::Nobody,
-                },
-                _ => Subject::Itself,
-            };
             text.clear();
-            text.push(b'{');
-            for key in &keys {
-                let links = area == Area::Contacts && *key == STUDENT_LINKS;
-                let value = record.get(*key);
-                if !links && value.is_none() {
-                    continue;
-                }
-                if text.len() > 1 {
-                    text.push(b',');
-                }
-                // Writing strings and JSON values into memory cannot fail.
-                let _ = serde_json::to_writer(&mut text, key);
-                text.push(b':');
-                if links {
-                    text.push(b'[');
-                    for (n, pupil) in pupil_links(record)
-                        .filter(|p| consent.allows(p))
-                        .enumerate()
-                    {
-                        if n > 0 {
-                            text.push(b',');
-                        }
-                        let _ = serde_json::to_writer(&mut text, pupil);
-                    }
-                    text.push(b']');
-                } else if let Some(value) = value {
-                    let _ = serde_json::to_writer(&mut text, value);
-                }
-            }
-            text.push(b'}');
+            write_projected(&mut text, area, record, &keys, consent);
             Some(Projected {
                 id: id.into(),
-                subject,
+                subject: Subject::of(area, record, user_sent),
                 // serde_json writes UTF-8 only.
                 json: String::from_utf8(text.clone()).ok()?,
             })
         })
         .collect()
+}
+
+/// Writes `record` as a JSON object of only `keys` that it has, in their order, with a
+/// contact's pupil links cut to the pupils `consent` allows.
+fn write_projected(
+    text: &mut Vec<u8>,
+    area: Area,
+    record: &Map<String, Value>,
+    keys: &BTreeSet<&str>,
+    consent: &impl Allows,
+) {
+    text.push(b'{');
+    for key in keys {
+        let links = area == Area::Contacts && *key == STUDENT_LINKS;
+        let value = record.get(*key);
+        if !links && value.is_none() {
+            continue;
+        }
+        if text.len() > 1 {
+            text.push(b',');
+        }
+        // Writing strings and JSON values into memory cannot fail.
+        let _ = serde_json::to_writer(&mut *text, key);
+        text.push(b':');
+        if links {
+            text.push(b'[');
+            for (n, pupil) in pupil_links(record)
+                .filter(|p| consent.allows(p))
+                .enumerate()
+            {
+                if n > 0 {
+                    text.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *text, pupil);
+            }
+            text.push(b']');
+        } else if let Some(value) = value {
+            let _ = serde_json::to_writer(&mut *text, value);
+        }
+    }
+    text.push(b'}');
 }
 
 /// The field of a contact that links it to its pupils.
