@@ -8,6 +8,7 @@ mod postgres_env;
 use std::process::{Command, Output};
 
 use common::examples;
+use kube_env::trust;
 
 const RELEASE: &str = "accord";
 
@@ -134,7 +135,7 @@ fn the_chart_refuses_postgresql_without_its_secret_or_a_shared_master_key() {
 fn a_second_replica_on_the_same_database_takes_over_when_the_leader_is_killed() {
     let env = kube_env::env();
     let database = postgres_env::database("takeover");
-    let (trust, ns, kubeconfig) = cluster::deployed_trust(env, "pg-takeover");
+    let (trust, ns, kubeconfig) = trust::deployed_trust(env, "pg-takeover");
 
     // The master key both replicas mount, as the chart does from a Secret.
     let key = trust.dir.path().join("shared-master.key");
@@ -158,18 +159,18 @@ fn a_second_replica_on_the_same_database_takes_over_when_the_leader_is_killed() 
         partners: &trust.partners,
     };
     let mut first = replica("replica-a").start();
-    cluster::wait_holder(env, &ns, "replica-a");
+    trust::wait_holder(env, &ns, "replica-a");
     let second = replica("replica-b").start();
 
     // Kill the leader while it works through its first pass.
-    cluster::wait_for(
+    trust::wait_for(
         std::time::Duration::from_secs(120),
         "the leader to start delivering",
         || trust.partners.holdings("homework-hub").record_count() > 0,
     );
     first.kill();
 
-    cluster::wait_holder(env, &ns, "replica-b");
+    trust::wait_holder(env, &ns, "replica-b");
     let waited = env.kubectl(&[
         "wait",
         "--for=condition=Ready",
@@ -223,20 +224,13 @@ fn a_second_replica_on_the_same_database_takes_over_when_the_leader_is_killed() 
     assert!(!trust.dir.path().join("state-replica-b/state.db").exists());
 }
 
-/// What the takeover test needs of a cluster: the chart's RBAC, the Trust's resources,
-/// Secrets and keyring in a namespace of its own, and operator processes.
-///
-/// Limitation: these repeat a few helpers of `tests/operator.rs`; moving both files onto
-/// one shared module is left for when that file is not being changed.
+/// Operator processes for the takeover test, each on the shared PostgreSQL state; the
+/// Trust they serve is deployed by [`kube_env::trust`].
 mod cluster {
+    use super::common::Partners;
+    use super::kube_env::KubeEnv;
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    use super::common::{Partners, Trust, examples};
-    use super::kube_env::KubeEnv;
-
-    const KIND_FOLDERS: [&str; 5] = ["schools", "partners", "agreements", "consent", "erasures"];
 
     /// One operator replica to start.
     pub struct Replica<'a> {
@@ -322,83 +316,6 @@ mod cluster {
                 eprintln!("operator log:\n{}", self.log_tail());
             }
             self.kill();
-        }
-    }
-
-    /// A copy of the example Trust in a namespace of its own, with the chart's RBAC, its
-    /// Secrets and keyring, and its resources applied; returns the operator's kubeconfig.
-    pub fn deployed_trust(env: &KubeEnv, prefix: &str) -> (Trust, String, PathBuf) {
-        let trust = Trust::new();
-        let ns = env.namespace(prefix);
-        for dir in KIND_FOLDERS {
-            for entry in std::fs::read_dir(trust.path().join(dir)).unwrap() {
-                let path = entry.unwrap().path();
-                let text = std::fs::read_to_string(&path).unwrap();
-                let moved = text.replace("namespace: riverside-trust", &format!("namespace: {ns}"));
-                std::fs::write(&path, moved).unwrap();
-                if dir == "agreements" {
-                    trust.resign(&path);
-                }
-            }
-        }
-
-        let root = examples().parent().unwrap().to_path_buf();
-        env.kubectl_ok(&["apply", "-f", root.join("crds").to_str().unwrap()]);
-        env.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
-        let chart = root.join("charts/accord");
-        let rendered = env.helm(&["template", "accord", chart.to_str().unwrap(), "-n", &ns]);
-        assert!(rendered.status.success());
-        let applied = env.kubectl_stdin(
-            &["apply", "-f", "-"],
-            &String::from_utf8_lossy(&rendered.stdout),
-        );
-        assert!(applied.status.success());
-        let kubeconfig = env.service_account_kubeconfig(&ns, "accord-operator");
-
-        for entry in std::fs::read_dir(trust.dir.path().join("secrets")).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-            let from = format!("--from-file={}", path.display());
-            env.kubectl_ok(&["create", "secret", "generic", &name, &from, "-n", &ns]);
-        }
-        let keyring = format!("--from-file={}", trust.path().join("keyring").display());
-        env.kubectl_ok(&["create", "configmap", "accord-keyring", &keyring, "-n", &ns]);
-        let mut apply = vec!["apply".to_owned()];
-        for dir in KIND_FOLDERS {
-            apply.extend([
-                "-f".to_owned(),
-                trust.path().join(dir).display().to_string(),
-            ]);
-        }
-        env.kubectl_ok(&apply.iter().map(String::as_str).collect::<Vec<_>>());
-        (trust, ns, kubeconfig)
-    }
-
-    /// Waits until `identity` holds the operator's Lease.
-    pub fn wait_holder(env: &KubeEnv, namespace: &str, identity: &str) {
-        wait_for(
-            Duration::from_secs(60),
-            &format!("{identity} to hold the Lease"),
-            || {
-                let output = env.kubectl(&[
-                    "get",
-                    "lease",
-                    "accord-operator",
-                    "-n",
-                    namespace,
-                    "-o",
-                    "jsonpath={.spec.holderIdentity}",
-                ]);
-                String::from_utf8_lossy(&output.stdout) == identity
-            },
-        );
-    }
-
-    pub fn wait_for(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-        let started = Instant::now();
-        while !done() {
-            assert!(started.elapsed() < limit, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(200));
         }
     }
 }

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod node;
+pub mod trust;
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
