@@ -222,7 +222,7 @@ fn a_pupil_removed_from_the_mis_is_deleted_at_every_partner_in_the_same_pass() {
         ] {
             for record in holdings.records(&key(agreement), &carlton, area) {
                 assert!(
-                    !serde_json::to_string(record).unwrap().contains(pupil),
+                    !serde_json::to_string(&record).unwrap().contains(pupil),
                     "{partner} {area}"
                 );
             }

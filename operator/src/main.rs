@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 // mimalloc: delivery builds and drops millions of small JSON values per pass, which the
-// system allocator spends a fifth of a pass on.
+// system allocator spends a fifth of a pass on. Built without transparent huge pages
+// (`no_thp`): on virtual machines a huge page's first touch can cost more than the 512
+// small pages it replaces (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

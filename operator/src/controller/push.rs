@@ -1,5 +1,6 @@
 //! Pushing the outbox: each partner's messages in the order they were committed, over
-//! HTTPS, each marked acknowledged in the same transaction as its ledger entry.
+//! HTTPS, each marked acknowledged in the same transaction as its ledger entry. The
+//! acknowledgements are written beside the sends, several to a transaction ([`acks`]).
 //!
 //! A message that fails after its retries stops that partner for this pass (later ones
 //! would overtake it); a message the partner refuses stops its agreement, and the
@@ -23,6 +24,10 @@ use crate::delivery::wire::Signer;
 use crate::ledger::{EntryBody, EntryKind};
 use crate::resources::{ObjectKey, Partner, ResourceSet, SigningMethod};
 use crate::state::{Pending, unix_seconds};
+
+mod acks;
+
+use acks::Acks;
 
 /// Why an agreement's deliveries are held up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +90,7 @@ impl Controller {
             options: self.options.clone(),
             resources,
             frozen,
+            acks: Acks::start(self.cache.state().clone()),
         }
     }
 }
@@ -98,6 +104,8 @@ pub(super) struct Pusher {
     /// Agreements whose messages must not go: their signature fails or they are
     /// suspended.
     frozen: BTreeSet<String>,
+    /// Where confirmations go to be written.
+    acks: Acks,
 }
 
 /// A message to push: its outbox head, and its body when this pass has it in hand, so
@@ -133,10 +141,17 @@ impl Pusher {
         let mut report = PushReport::default();
         let mut lanes: BTreeMap<String, Lane<'_>> = BTreeMap::new();
         for head in backlog {
+            if self.acks.failed() {
+                break;
+            }
             let queued = Queued { head, body: None };
             self.queue(&mut lanes, queued, now, &mut report).await?;
         }
         while let Some(group) = committed.recv().await {
+            // Confirmations can no longer be recorded: what is left waits for the next pass.
+            if self.acks.failed() {
+                break;
+            }
             for queued in group {
                 self.queue(&mut lanes, queued, now, &mut report).await?;
             }
@@ -150,6 +165,8 @@ impl Pusher {
                     .await?;
             }
         }
+        drop(lanes);
+        self.acks.finish().await?;
         Ok(report)
     }
 
@@ -281,10 +298,7 @@ impl Pusher {
                 outcome: Outcome::Acknowledged,
             } => {
                 let ack = acknowledgement(partner, &message, bytes, now);
-                self.cache
-                    .state()
-                    .acknowledge(&message.batch, at, &ack)
-                    .await?;
+                self.acks.record(&message.batch, at, ack);
                 report.acknowledged += 1;
                 info!(partner = %partner_key, agreement = %message.agreement, batch = %message.batch, kind = %message.kind, records = message.records, "Batch delivered");
             }

@@ -46,16 +46,24 @@ pub const REPLAY_WINDOW_SECS: i64 = 300;
 /// On the wire it is one JSON object whose `type` says which kind it is. It is read
 /// through [`WireMessage`] rather than serde's internally tagged enums, which buffer the
 /// whole document before reading it: a partner parses each batch once.
+///
+/// `R` is how each record is held: a map of JSON values by default, or the record's text
+/// as received (`Box<RawValue>`) for a reader that only keeps it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", try_from = "WireMessage")]
-pub enum Message {
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    try_from = "WireMessage<R>",
+    bound(deserialize = "R: Deserialize<'de>")
+)]
+pub enum Message<R = Map<String, Value>> {
     /// Records to add or replace.
-    Records(RecordsBatch),
+    Records(RecordsBatch<R>),
     /// What to delete.
     Deletion(DeletionNotice),
 }
 
-impl Message {
+impl<R> Message<R> {
     /// The idempotency key.
     pub fn batch(&self) -> &str {
         match self {
@@ -93,7 +101,7 @@ enum MessageType {
 /// [`Message`] by its `type`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WireMessage {
+struct WireMessage<R> {
     #[serde(rename = "type")]
     kind: MessageType,
     batch: String,
@@ -101,14 +109,14 @@ struct WireMessage {
     school: String,
     area: Option<Area>,
     fields: Option<Vec<String>>,
-    records: Option<Vec<Map<String, Value>>>,
+    records: Option<Vec<R>>,
     deletions: Option<Vec<Deletion>>,
 }
 
-impl TryFrom<WireMessage> for Message {
+impl<R> TryFrom<WireMessage<R>> for Message<R> {
     type Error = String;
 
-    fn try_from(wire: WireMessage) -> Result<Message, String> {
+    fn try_from(wire: WireMessage<R>) -> Result<Message<R>, String> {
         let missing = |field: &str| format!("a {} message needs `{field}`", wire_name(wire.kind));
         match wire.kind {
             MessageType::Records => {
@@ -152,7 +160,7 @@ fn wire_name(kind: MessageType) -> &'static str {
 /// Records of one area for one agreement and school.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RecordsBatch {
+pub struct RecordsBatch<R = Map<String, Value>> {
     /// The idempotency key.
     pub batch: String,
     /// The agreement, `namespace/name`.
@@ -164,7 +172,7 @@ pub struct RecordsBatch {
     /// The fields the agreement shares of this area (besides `sourcedId`).
     pub fields: Vec<String>,
     /// The records, each with `sourcedId` and only those fields.
-    pub records: Vec<Map<String, Value>>,
+    pub records: Vec<R>,
 }
 
 /// What a partner must delete that it holds under one agreement and school.
@@ -491,7 +499,7 @@ mod tests {
         let written = deletion_body(&notice);
         assert_eq!(
             written,
-            serde_json::to_vec(&Message::Deletion(notice)).unwrap()
+            serde_json::to_vec(&<Message>::Deletion(notice)).unwrap()
         );
     }
 

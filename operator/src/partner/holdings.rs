@@ -3,10 +3,17 @@
 //! Holdings are the result of applying messages in the order they arrived. The receiver
 //! keeps them in memory while it runs, and [`Holdings::load`] rebuilds them from a store's
 //! journal, so a test can read exactly what a partner holds after the receiver stopped.
+//!
+//! Each record is kept as the JSON text it arrived as and parsed only when asked for: a
+//! million records of a few fields take a few hundred MiB rather than gigabytes of parsed
+//! values, and applying a batch does not build a map per record.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::StoreError;
@@ -16,6 +23,12 @@ use crate::delivery::wire::{DeletionNotice, DeletionScope, Message, RecordsBatch
 
 /// One record as a partner holds it: a JSON object with its `sourcedId`.
 pub type Record = Map<String, Value>;
+
+/// A record as it is kept: its text as received.
+pub(super) type Kept = Box<RawValue>;
+
+/// A message as the receiver reads it, each record kept as its text.
+pub(super) type Received = Message<Kept>;
 
 /// The areas whose records are about one person each, keyed by that person's `sourcedId`.
 pub const PERSON_AREAS: [Area; 5] = [
@@ -32,7 +45,7 @@ type Place = (String, String, Area);
 /// Everything a partner holds, and which messages it applied.
 #[derive(Clone, Debug, Default)]
 pub struct Holdings {
-    areas: BTreeMap<Place, BTreeMap<String, Record>>,
+    areas: BTreeMap<Place, BTreeMap<String, Kept>>,
     batches: Vec<String>,
     applied: HashSet<String>,
     deletion_notices: usize,
@@ -53,7 +66,7 @@ impl Holdings {
     /// Applies one message: records replace those with the same `sourcedId`, deletions
     /// remove what they name. Records without a string `sourcedId` are passed over; the
     /// receiver refuses such batches before they reach here.
-    pub fn apply(&mut self, message: Message) {
+    pub(super) fn apply(&mut self, message: Received) {
         let batch = message.batch().to_owned();
         match message {
             Message::Records(records) => self.upsert(records),
@@ -75,14 +88,16 @@ impl Holdings {
         school: &str,
         area: Area,
         sourced_id: &str,
-    ) -> Option<&Record> {
-        self.area(agreement, school, area)?.get(sourced_id)
+    ) -> Option<Record> {
+        self.area(agreement, school, area)?
+            .get(sourced_id)
+            .map(|kept| parsed(kept))
     }
 
     /// Every record held under the agreement, school and area, by `sourcedId`.
-    pub fn records(&self, agreement: &str, school: &str, area: Area) -> Vec<&Record> {
+    pub fn records(&self, agreement: &str, school: &str, area: Area) -> Vec<Record> {
         self.area(agreement, school, area)
-            .map(|records| records.values().collect())
+            .map(|records| records.values().map(|kept| parsed(kept)).collect())
             .unwrap_or_default()
     }
 
@@ -130,19 +145,20 @@ impl Holdings {
         self.duplicates.push(batch.to_owned());
     }
 
-    fn area(&self, agreement: &str, school: &str, area: Area) -> Option<&BTreeMap<String, Record>> {
+    fn area(&self, agreement: &str, school: &str, area: Area) -> Option<&BTreeMap<String, Kept>> {
         self.areas
             .get(&(agreement.to_owned(), school.to_owned(), area))
     }
 
-    fn upsert(&mut self, batch: RecordsBatch) {
+    fn upsert(&mut self, batch: RecordsBatch<Kept>) {
         let held = self
             .areas
             .entry((batch.agreement, batch.school, batch.area))
             .or_default();
         for record in batch.records {
             if let Some(id) = sourced_id(&record) {
-                held.insert(id.to_owned(), record);
+                let id = id.into_owned();
+                held.insert(id, record);
             }
         }
     }
@@ -167,14 +183,19 @@ impl Holdings {
                     // `sourcedId` is how records are matched, so it stays.
                     let fields = fields.iter().filter(|f| f.as_str() != SOURCED_ID);
                     let fields: Vec<&String> = fields.collect();
-                    for record in self
+                    for kept in self
                         .areas
                         .get_mut(&place)
                         .into_iter()
                         .flat_map(|h| h.values_mut())
                     {
+                        let mut record = parsed(kept);
                         for field in &fields {
                             record.remove(field.as_str());
+                        }
+                        // A map of JSON values always serialises.
+                        if let Ok(text) = serde_json::value::to_raw_value(&record) {
+                            *kept = text;
                         }
                     }
                 }
@@ -186,7 +207,23 @@ impl Holdings {
     }
 }
 
-/// The record's `sourcedId`, when it has one as a string.
-pub(super) fn sourced_id(record: &Record) -> Option<&str> {
-    record.get(SOURCED_ID).and_then(Value::as_str)
+/// The `sourcedId` of a record as received, when it is a JSON object with one as a
+/// string. Only that member is read.
+pub(super) fn sourced_id(record: &RawValue) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Identified<'a> {
+        #[serde(rename = "sourcedId", borrow)]
+        sourced_id: Option<Cow<'a, str>>,
+    }
+    if !record.get().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Identified<'_>>(record.get())
+        .ok()?
+        .sourced_id
+}
+
+/// A kept record as a map. Kept text was read as a JSON object, so it parses.
+fn parsed(kept: &RawValue) -> Record {
+    serde_json::from_str(kept.get()).unwrap_or_default()
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::StoreError;
 use super::error::redacted;
-use crate::delivery::wire::Message;
+use super::holdings::Received;
 
 /// The journal's folder inside a store.
 pub const JOURNAL_DIR: &str = "journal";
@@ -42,13 +42,13 @@ pub(super) struct Entry {
 
 impl Entry {
     /// Reads and parses the message.
-    pub fn read(&self) -> Result<Message, StoreError> {
+    pub fn read(&self) -> Result<Received, StoreError> {
         let body = std::fs::read(&self.path).map_err(|error| io(&self.path, error))?;
         let corrupt = |reason: String| StoreError::Corrupt {
             path: self.path.clone(),
             reason,
         };
-        let message: Message =
+        let message: Received =
             serde_json::from_slice(&body).map_err(|error| corrupt(redacted(&error)))?;
         if message.batch() != self.batch {
             return Err(corrupt(

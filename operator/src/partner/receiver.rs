@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use super::error::redacted;
-use super::holdings::{Holdings, sourced_id};
+use super::holdings::{Holdings, Received, sourced_id};
 use super::journal::{self, Journal, MAX_KEY_LEN};
 use super::{ReceiverError, StoreError};
 use crate::delivery::wire::{
@@ -147,7 +147,7 @@ impl Receiver {
         let signature = delivery.signature.ok_or(Refusal::Unsigned)?;
         self.check.verify(signature, delivery.body, now)?;
 
-        let message: Message = serde_json::from_slice(delivery.body)
+        let message: Received = serde_json::from_slice(delivery.body)
             .map_err(|error| Refusal::NotAMessage(redacted(&error)))?;
         let batch = message.batch().to_owned();
         let key = delivery.idempotency_key.ok_or(Refusal::NoKey)?;
@@ -197,7 +197,7 @@ impl Receiver {
     }
 }
 
-fn log_applied(message: &Message) {
+fn log_applied(message: &Received) {
     let (agreement, school) = (message.agreement(), message.school());
     match message {
         Message::Records(batch) => tracing::info!(

@@ -45,7 +45,7 @@ pub use cache_rows::EntryMeta;
 pub(crate) use cache_rows::{NewEntry, Sealed};
 pub use error::StateError;
 pub use extractions::ExtractionRecord;
-pub use outbox::{HeldPlace, HoldingChange, NewMessage, Pending};
+pub use outbox::{Acknowledged, HeldPlace, HoldingChange, NewMessage, Pending};
 pub use revisions::Revision;
 pub use status::ResourceRef;
 pub use time::{from_unix_seconds, unix_seconds};

@@ -71,6 +71,17 @@ pub enum HoldingChange<'a> {
     },
 }
 
+/// A partner's confirmation of one message, to record with [`State::acknowledge_all`].
+#[derive(Clone, Copy, Debug)]
+pub struct Acknowledged<'a> {
+    /// The idempotency key.
+    pub batch: &'a str,
+    /// Unix seconds.
+    pub at: i64,
+    /// Its ledger entry.
+    pub entry: &'a EntryBody,
+}
+
 /// A message waiting in the outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
@@ -192,20 +203,38 @@ impl State {
         at: i64,
         ledger: &EntryBody,
     ) -> Result<(), StateError> {
+        self.acknowledge_all(&[Acknowledged {
+            batch,
+            at,
+            entry: ledger,
+        }])
+        .await
+    }
+
+    /// Marks several messages acknowledged, each with its ledger entry, in one
+    /// transaction. A message already acknowledged is left as it was and gets no second
+    /// entry, so a confirmation that arrives twice changes nothing.
+    pub async fn acknowledge_all(&self, acks: &[Acknowledged<'_>]) -> Result<(), StateError> {
+        if acks.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin_write("start an acknowledgement").await?;
         let sql = "UPDATE outbox SET acked_at = $1, attempts = attempts + 1, last_error = NULL, \
                    refused = FALSE WHERE batch = $2 AND acked_at IS NULL";
-        let updated = on_tx!(&mut tx, conn => sqlx::query(sql)
-            .bind(at)
-            .bind(batch)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected()))
-        .map_err(StateError::query("mark a message acknowledged"))?;
-        // Acknowledged once: a second confirmation of the same batch changes nothing.
-        if updated == 1 {
-            append_in(&mut tx, std::slice::from_ref(ledger)).await?;
+        let mut entries = Vec::with_capacity(acks.len());
+        for ack in acks {
+            let updated = on_tx!(&mut tx, conn => sqlx::query(sql)
+                .bind(ack.at)
+                .bind(ack.batch)
+                .execute(conn)
+                .await
+                .map(|done| done.rows_affected()))
+            .map_err(StateError::query("mark a message acknowledged"))?;
+            if updated == 1 {
+                entries.push(ack.entry.clone());
+            }
         }
+        append_in(&mut tx, &entries).await?;
         tx.commit()
             .await
             .map_err(StateError::query("commit an acknowledgement"))?;

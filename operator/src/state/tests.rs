@@ -100,7 +100,71 @@ on_both_backends!(
     missing_status_and_revision_read_as_none,
     applied_and_attempted_revisions_are_kept_apart,
     status_of_another_shape_names_the_resource,
+    acknowledgements_written_together_each_count_once,
 );
+
+async fn acknowledgements_written_together_each_count_once(backend: Backend) {
+    let (_scratch, state) = fresh_state(backend).await;
+    let batches = ["batch-a", "batch-b", "batch-c"];
+    let messages: Vec<NewMessage<'_>> = batches
+        .iter()
+        .map(|batch| NewMessage {
+            batch,
+            partner: "t/hub",
+            agreement: "t/hw",
+            school: "t/ashby",
+            kind: "records",
+            mode: "push",
+            sealed: b"sealed",
+            records: 1,
+            subjects: &[],
+            created_at: 1,
+            changes: &[],
+        })
+        .collect();
+    state
+        .commit_messages(&messages, &[])
+        .await
+        .expect("committed");
+    let entry = |batch: &str| crate::ledger::EntryBody {
+        kind: crate::ledger::EntryKind::Acknowledgement,
+        batch: batch.to_owned(),
+        school: "t/ashby".to_owned(),
+        ..crate::ledger::EntryBody::default()
+    };
+    let (a, b) = (entry("batch-a"), entry("batch-b"));
+    let ack = |batch, entry| Acknowledged {
+        batch,
+        at: 7,
+        entry,
+    };
+    // batch-a is confirmed twice in the same group: one acknowledgement, one entry.
+    state
+        .acknowledge_all(&[ack("batch-a", &a), ack("batch-b", &b), ack("batch-a", &a)])
+        .await
+        .expect("acknowledged");
+    // And again in a later group: still nothing more.
+    state.acknowledge("batch-a", 9, &a).await.expect("again");
+
+    let pending: Vec<String> = state
+        .pending_heads()
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|p| p.batch)
+        .collect();
+    assert_eq!(pending, ["batch-c"]);
+    assert_eq!(
+        count(&state, "SELECT COUNT(*) FROM ledger").await,
+        2,
+        "one entry per message acknowledged"
+    );
+    assert_eq!(
+        count(&state, "SELECT COUNT(*) FROM outbox WHERE acked_at = 7").await,
+        2,
+        "the first confirmation's time is kept"
+    );
+}
 
 async fn opening_twice_keeps_schema_and_data(backend: Backend) {
     let (scratch, state) = fresh_state(backend).await;

@@ -252,6 +252,50 @@ fn a_refused_message_is_never_kept() {
 }
 
 #[test]
+fn only_objects_with_a_string_sourced_id_are_kept_and_each_is_kept_as_sent() {
+    let store = tempfile::tempdir().unwrap();
+    let receiver = open(store.path());
+    let send_text = |batch: &str, records: &str| {
+        let body = format!(
+            r#"{{"type":"records","batch":"{batch}","agreement":"{AGREEMENT}","school":"{SCHOOL}","area":"students","fields":["givenName"],"records":{records}}}"#
+        );
+        let signature = Signer::Hmac(SECRET.to_vec()).sign(NOW, body.as_bytes());
+        receiver.receive(
+            Delivery {
+                signature: Some(&signature),
+                idempotency_key: Some(batch),
+                body: body.as_bytes(),
+            },
+            NOW,
+        )
+    };
+    for (batch, records, index) in [
+        ("b1", r#"[{"sourcedId":"stu-1"},["stu-2"]]"#, 1),
+        ("b2", r#"[{"sourcedId":7,"givenName":"A"}]"#, 0),
+        ("b3", r#"[{"givenName":"A","sourcedId":null}]"#, 0),
+    ] {
+        let refusal = send_text(batch, records).unwrap_err();
+        assert!(
+            matches!(refusal, Refusal::NoSourcedId { index: i } if i == index),
+            "{batch}: {refusal}"
+        );
+    }
+    assert_eq!(journal_files(store.path()), 0);
+
+    // Members in any order, escapes, and nesting: what is held reads back as sent.
+    let sent = r#"[{"givenName":"Zo\u00eb \"Z\"","sourcedId":"stu-1","tags":[{"a":1}]}]"#;
+    send_text("b4", sent).unwrap();
+    let expected: Value = serde_json::from_str(sent).unwrap();
+    for holdings in [
+        receiver.with_holdings(Holdings::clone).unwrap(),
+        Holdings::load(store.path()).unwrap(),
+    ] {
+        let held = holdings.holds(AGREEMENT, SCHOOL, Area::Students, "stu-1");
+        assert_eq!(held.map(Value::Object).as_ref(), expected.get(0));
+    }
+}
+
+#[test]
 fn a_body_that_is_not_a_message_is_refused_without_echoing_it() {
     let store = tempfile::tempdir().unwrap();
     let receiver = open(store.path());
