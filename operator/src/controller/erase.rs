@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde_json::{Map, Value};
+use tokio::task::JoinHandle;
 use tracing::info;
 
 use super::deliver::{SchoolRecords, roll};
 use super::{Controller, ControllerError, Declaration, Opened};
+use crate::cache::CacheError;
 use crate::catalogue::Area;
 use crate::delivery::sync::{record_id, subject_of};
 use crate::delivery::{Consent, shares};
@@ -25,6 +27,11 @@ use crate::resources::{DataSharingAgreement, ObjectKey, ResourceSet};
 impl Controller {
     /// Removes from each school's cache the records no agreement would share, and records
     /// in the ledger the erasure of each person an erasure request names.
+    ///
+    /// The records of this pass are cut at once; each area's cache entry is sealed and
+    /// written back in a task of its own, so delivery goes ahead beside the write. Should
+    /// a write fail, the pass fails once its deliveries are committed (none carries an
+    /// erased record), and the next pass erases again.
     pub(super) async fn erase_from_cache(
         &self,
         declaration: &Declaration,
@@ -32,7 +39,8 @@ impl Controller {
         records: &mut BTreeMap<ObjectKey, SchoolRecords>,
         texts: &Opened,
         now: Timestamp,
-    ) -> Result<(), ControllerError> {
+    ) -> Result<CacheWrites, ControllerError> {
+        let mut writes = CacheWrites(Vec::new());
         let resources = &declaration.resources;
         for (school, cached) in records.iter_mut() {
             let agreements: Vec<_> = plan
@@ -71,20 +79,18 @@ impl Controller {
                 // The entry's text as read this pass; without it every record is written anew.
                 let original = texts.get(&(key.clone(), entry.area)).map(Vec::as_slice);
                 let payload = payload(original, keep, area_records, &split.rewritten);
-                self.cache
-                    .put(
-                        &key,
-                        entry.area,
-                        &payload,
-                        area_records.len() as u64,
-                        entry.expires_at,
-                    )
-                    .await?;
-                info!(school = %key, area = %entry.area, records = keep.iter().filter(|k| !**k).count(), "Records no agreement shares erased from the cache");
+                let (cache, school, area) = (self.cache.clone(), key.clone(), entry.area);
+                let (kept, expires) = (area_records.len() as u64, entry.expires_at);
+                let gone = keep.iter().filter(|k| !**k).count();
+                writes.0.push(tokio::spawn(async move {
+                    cache.put(&school, area, &payload, kept, expires).await?;
+                    info!(%school, %area, records = gone, "Records no agreement shares erased from the cache");
+                    Ok(())
+                }));
             }
             self.record_erasures(&key, erased, now).await?;
         }
-        Ok(())
+        Ok(writes)
     }
 
     /// One ledger entry for the people an erasure request names and the cache no longer
@@ -120,6 +126,28 @@ impl Controller {
             .await?;
         info!(%school, people = count, "Erasure recorded");
         Ok(())
+    }
+}
+
+/// Cache entries being written back after an erasure.
+#[must_use = "the erasure is not in the cache until its writes are finished"]
+pub(super) struct CacheWrites(Vec<JoinHandle<Result<(), CacheError>>>);
+
+impl CacheWrites {
+    /// Waits for every write, giving the first failure.
+    pub(super) async fn finish(self) -> Result<(), ControllerError> {
+        let mut first = Ok(());
+        for write in self.0 {
+            let written = match write.await {
+                Ok(written) => written,
+                // Writing never panics by itself; carry on a panic from below.
+                Err(join) => std::panic::resume_unwind(join.into_panic()),
+            };
+            if first.is_ok() {
+                first = written.map_err(ControllerError::from);
+            }
+        }
+        first
     }
 }
 

@@ -288,16 +288,11 @@ impl Controller {
         let phase = Phase::start();
         let (mut records, texts) = self.cached_records(&plan, now, opened).await?;
         let phase = phase.next("cache read");
-        self.erase_from_cache(declaration, &plan, &mut records, &texts, now)
+        let cache_writes = self
+            .erase_from_cache(declaration, &plan, &mut records, &texts, now)
             .await?;
         drop(texts);
         let phase = phase.next("cache erasure");
-        // Observed after erasure, so status counts what the cache now holds.
-        let mut observed = BTreeMap::new();
-        for (school, record) in &observations {
-            observed.insert(school.clone(), self.observe(record).await?);
-        }
-        let observations = observed;
         // The outbox as earlier passes left it goes first; each group committed now
         // follows as soon as it is written, so sending overlaps committing.
         let backlog = self.state().pending_heads().await?;
@@ -317,6 +312,13 @@ impl Controller {
         };
         committing?;
         let pushed = pushed?;
+        // Observed once the erasure is written, so status counts what the cache now holds.
+        cache_writes.finish().await?;
+        let mut observed = BTreeMap::new();
+        for (school, record) in &observations {
+            observed.insert(school.clone(), self.observe(record).await?);
+        }
+        let observations = observed;
         let phase = phase.next("outbox pushed");
         for (agreement, hold) in &pushed.holds {
             outcome

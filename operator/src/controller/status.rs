@@ -295,7 +295,7 @@ pub fn agreement_status(
     );
 
     let flows = &delivery.flows;
-    status.people_shared = Some(i64::try_from(flows.people.len()).unwrap_or(i64::MAX));
+    status.people_shared = Some(i64::try_from(flows.people_count()).unwrap_or(i64::MAX));
     status.last_delivery_time = flows
         .last_delivery
         .as_deref()

@@ -6,15 +6,15 @@
 //! A share counts once its batch is acknowledged; a deletion notice counts once its
 //! notice is acknowledged, since until then the partner still holds the data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::{Entry, EntryKind};
 
 /// What flowed under one agreement.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AgreementFlows {
-    /// People the partner holds, as `(school, sourcedId)`.
-    pub people: BTreeSet<(String, String)>,
+    /// People the partner holds: by school, their `sourcedId`s.
+    pub people: BTreeMap<String, HashSet<String>>,
     /// Fields the partner holds, as `area.field`.
     pub fields: BTreeSet<String>,
     /// When the partner last acknowledged a message, RFC 3339.
@@ -23,6 +23,13 @@ pub struct AgreementFlows {
     pub bytes: u64,
     /// Messages acknowledged.
     pub batches: u64,
+}
+
+impl AgreementFlows {
+    /// How many people the partner holds, at every school.
+    pub fn people_count(&self) -> usize {
+        self.people.values().map(HashSet::len).sum()
+    }
 }
 
 /// The flows of every agreement, by `namespace/name`.
@@ -34,7 +41,7 @@ pub fn agreement_flows(entries: &[Entry]) -> BTreeMap<String, AgreementFlows> {
         .collect();
 
     // Per agreement, school and area: the people held and the fields held.
-    type Area = (BTreeSet<String>, BTreeSet<String>);
+    type Area = (HashSet<String>, BTreeSet<String>);
     let mut held: BTreeMap<(&str, &str, &str), Area> = BTreeMap::new();
     let mut flows: BTreeMap<String, AgreementFlows> = BTreeMap::new();
     for entry in entries {
@@ -84,9 +91,13 @@ pub fn agreement_flows(entries: &[Entry]) -> BTreeMap<String, AgreementFlows> {
 
     for ((agreement, school, area), (people, fields)) in held {
         let flow = flows.entry(agreement.to_owned()).or_default();
-        if area != "classes" {
-            flow.people
-                .extend(people.into_iter().map(|p| (school.to_owned(), p)));
+        if area != "classes" && !people.is_empty() {
+            let at_school = flow.people.entry(school.to_owned()).or_default();
+            if at_school.is_empty() {
+                *at_school = people;
+            } else {
+                at_school.extend(people);
+            }
         }
         flow.fields
             .extend(fields.into_iter().map(|f| format!("{area}.{f}")));
@@ -217,13 +228,15 @@ mod tests {
         let mut entries = vec![entry(1, EntryKind::Share, "b1", &["stu-1", "stu-2"], "")];
         let flows = agreement_flows(&entries);
         assert!(
-            flows.get("t/homework").is_none_or(|f| f.people.is_empty()),
+            flows
+                .get("t/homework")
+                .is_none_or(|f| f.people_count() == 0),
             "not yet acknowledged"
         );
 
         entries.push(entry(2, EntryKind::Acknowledgement, "b1", &[], "records"));
         let flows = &agreement_flows(&entries)["t/homework"];
-        assert_eq!(flows.people.len(), 2);
+        assert_eq!(flows.people_count(), 2);
         assert_eq!(
             flows.fields,
             BTreeSet::from(["students.givenName".to_owned()])
@@ -239,7 +252,7 @@ mod tests {
             "noLongerShared",
         ));
         assert_eq!(
-            agreement_flows(&entries)["t/homework"].people.len(),
+            agreement_flows(&entries)["t/homework"].people_count(),
             2,
             "until acknowledged"
         );
@@ -251,14 +264,12 @@ mod tests {
             "deletion",
         ));
         let flows = &agreement_flows(&entries)["t/homework"];
-        assert_eq!(
-            flows
-                .people
-                .iter()
-                .map(|p| p.1.as_str())
-                .collect::<Vec<_>>(),
-            ["stu-1"]
-        );
+        let left: Vec<(&str, &str)> = flows
+            .people
+            .iter()
+            .flat_map(|(school, people)| people.iter().map(|p| (school.as_str(), p.as_str())))
+            .collect();
+        assert_eq!(left, [("t/ashby", "stu-1")]);
         assert_eq!(flows.batches, 2);
     }
 

@@ -76,7 +76,7 @@ pub fn tally(entries: &[Entry]) -> BTreeMap<String, AgreementTally> {
     }
     for (agreement, flows) in agreement_flows(entries) {
         let tally = tallies.entry(agreement).or_default();
-        tally.people = flows.people.len() as u64;
+        tally.people = flows.people_count() as u64;
         tally.bytes = flows.bytes;
     }
     tallies

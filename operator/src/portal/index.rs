@@ -104,13 +104,14 @@ impl FlowIndex {
                 .copied()
                 .unwrap_or_default();
             let counts = held.entry(agreement.clone()).or_default();
-            for (school, person) in &flow.people {
-                *counts.entry(school.clone()).or_default() += 1;
-                at_school.entry(school).or_default().insert(person);
+            for (school, people) in &flow.people {
+                *counts.entry(school.clone()).or_default() += people.len();
+                let people = people.iter().map(String::as_str);
+                at_school.entry(school).or_default().extend(people.clone());
                 at_partner
                     .entry((partner, school))
                     .or_default()
-                    .insert(person);
+                    .extend(people);
             }
         }
         let mut partner_people: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
