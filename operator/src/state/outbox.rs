@@ -138,8 +138,9 @@ impl State {
     ) -> Result<Vec<Entry>, StateError> {
         let mut tx = self.begin_write("start committing a message").await?;
         let sql = "INSERT INTO outbox \
-             (batch, partner, agreement, school, kind, mode, sealed, records, subjects, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+             (batch, partner, agreement, school, kind, mode, records, subjects, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let body_sql = "INSERT INTO outbox_bodies (batch, sealed) VALUES ($1, $2)";
         for message in messages {
             let subjects = serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into());
             on_tx!(&mut tx, conn => sqlx::query(sql)
@@ -149,7 +150,6 @@ impl State {
                 .bind(message.school)
                 .bind(message.kind)
                 .bind(message.mode)
-                .bind(message.sealed)
                 .bind(i64::try_from(message.records).unwrap_or(i64::MAX))
                 .bind(&subjects)
                 .bind(message.created_at)
@@ -157,6 +157,13 @@ impl State {
                 .await
                 .map(drop))
             .map_err(StateError::query("write a message to the outbox"))?;
+            on_tx!(&mut tx, conn => sqlx::query(body_sql)
+                .bind(message.batch)
+                .bind(message.sealed)
+                .execute(conn)
+                .await
+                .map(drop))
+            .map_err(StateError::query("write a message's body to the outbox"))?;
             for change in message.changes {
                 apply(
                     &mut tx,
@@ -265,9 +272,10 @@ impl State {
     /// Messages not yet acknowledged, in the order they were committed; all partners when
     /// `partner` is `None`.
     pub async fn pending(&self, partner: Option<&str>) -> Result<Vec<Pending>, StateError> {
-        let sql = "SELECT id, batch, partner, agreement, school, kind, mode, sealed, records, \
-                   subjects, created_at, attempts, last_error, refused FROM outbox \
-                   WHERE acked_at IS NULL AND ($1 IS NULL OR partner = $1) ORDER BY id";
+        let sql = "SELECT o.id, o.batch, o.partner, o.agreement, o.school, o.kind, o.mode, \
+                   b.sealed, o.records, o.subjects, o.created_at, o.attempts, o.last_error, \
+                   o.refused FROM outbox o JOIN outbox_bodies b ON b.batch = o.batch \
+                   WHERE o.acked_at IS NULL AND ($1 IS NULL OR o.partner = $1) ORDER BY o.id";
         on_pool!(self, pool => {
             let rows = sqlx::query(sql)
                 .bind(partner)
@@ -306,7 +314,7 @@ impl State {
 
     /// The sealed body of a message.
     pub async fn sealed(&self, batch: &str) -> Result<Vec<u8>, StateError> {
-        let sql = "SELECT sealed FROM outbox WHERE batch = $1";
+        let sql = "SELECT sealed FROM outbox_bodies WHERE batch = $1";
         on_pool!(self, pool => sqlx::query_scalar(sql).bind(batch).fetch_one(pool).await)
             .map_err(StateError::query("read a message from the outbox"))
     }
