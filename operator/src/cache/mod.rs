@@ -5,6 +5,8 @@
 //! associated data naming the school and area, so a row moved elsewhere fails to open.
 //! Deleting a school's key row destroys every entry at once (crypto-shredding). An entry
 //! that fails authentication is erased and reported, never served: the MIS is read again.
+//! What is sealed is packed first ([`packing`]): the JSON of an extract shrinks to a
+//! fraction of its size.
 //!
 //! Data keys are unwrapped for each call and wiped when it returns; nothing secret is kept
 //! in memory between calls except the master key.
@@ -14,6 +16,7 @@
 
 mod error;
 mod master_key;
+mod packing;
 mod seal;
 
 #[cfg(test)]
@@ -29,6 +32,7 @@ use crate::state::{EntryMeta, NewEntry, Sealed, State, unix_seconds};
 pub use error::{CacheError, MasterKeyError};
 pub use master_key::{KeyOrigin, KeySources, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey};
 
+use packing::{pack, unpack};
 use seal::{CHECK_AAD, CHECK_PLAINTEXT, SealError, SecretKey, entry_aad, key_aad, message_aad};
 
 /// The encrypted cache over a state database.
@@ -66,14 +70,16 @@ impl Cache {
     ) -> Result<(), CacheError> {
         let key = self.data_key(school).await?;
         let aad = entry_aad(school, area);
-        let sealed = key.seal(plaintext, &aad).map_err(|error| match error {
-            SealError::Random(source) => CacheError::Random(source),
-            SealError::TooLong => CacheError::TooLarge {
-                school: school.to_owned(),
-                area,
-                bytes: plaintext.len(),
-            },
-        })?;
+        let sealed = key
+            .seal(&pack(plaintext), &aad)
+            .map_err(|error| match error {
+                SealError::Random(source) => CacheError::Random(source),
+                SealError::TooLong => CacheError::TooLarge {
+                    school: school.to_owned(),
+                    area,
+                    bytes: plaintext.len(),
+                },
+            })?;
 
         let entry = NewEntry {
             sealed: &sealed,
@@ -105,9 +111,10 @@ impl Cache {
         }
 
         let key = self.data_key(school).await?;
-        match key.open(&stored.sealed, &entry_aad(school, area)) {
-            Ok(plaintext) => Ok(Some(plaintext)),
-            Err(_) => {
+        let opened = key.open(&stored.sealed, &entry_aad(school, area));
+        match opened.ok().and_then(unpack) {
+            Some(plaintext) => Ok(Some(plaintext)),
+            None => {
                 self.state.delete_entry(school, area).await?;
                 Err(CacheError::Corrupt {
                     school: school.to_owned(),
@@ -127,7 +134,7 @@ impl Cache {
     ) -> Result<Vec<u8>, CacheError> {
         let key = self.data_key(school).await?;
         // Stored as nonce then ciphertext with its tag.
-        key.seal(body, &message_aad(school, batch))
+        key.seal(&pack(body), &message_aad(school, batch))
             .map(|sealed| [sealed.nonce, sealed.bytes].concat())
             .map_err(|error| match error {
                 SealError::Random(source) => CacheError::Random(source),
@@ -160,8 +167,9 @@ impl Cache {
             bytes: bytes.to_vec(),
         };
         key.open(&sealed, &message_aad(school, batch))
-            .map(|plaintext| plaintext.to_vec())
-            .map_err(|_| unreadable())
+            .ok()
+            .and_then(unpack)
+            .ok_or_else(unreadable)
     }
 
     /// Records that a delivery or partner pull used the entry at `now`, so the area keeps

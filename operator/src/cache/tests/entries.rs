@@ -268,3 +268,45 @@ async fn removed_area_is_gone_and_the_school_keeps_its_others() {
     let staff = cache.get("oak", Area::Staff, now).await.expect("get");
     assert_eq!(staff.as_deref(), Some(&b"[]"[..]));
 }
+
+#[tokio::test]
+async fn an_entry_and_a_message_sealed_before_packing_open_as_they_were() {
+    // Entries and outbox bodies written by a version that sealed JSON as it was.
+    let Fixture { cache, _dir, .. } = fixture().await;
+    let state = cache.state();
+    let key = cache.data_key("oak").await.expect("data key");
+    let sealed = key
+        .seal(PUPILS, &entry_aad("oak", Area::Students))
+        .expect("sealed");
+    cache
+        .put("oak", Area::Staff, b"[]", 0, in_days(30))
+        .await
+        .expect("put");
+    store_raw(state, "oak", Area::Students, &sealed).await;
+    let read = cache
+        .get("oak", Area::Students, SystemTime::now())
+        .await
+        .expect("get");
+    assert_eq!(read.as_deref(), Some(PUPILS));
+
+    let body = br#"{"type":"records","batch":"b-1"}"#;
+    let sealed = key.seal(body, &message_aad("oak", "b-1")).expect("sealed");
+    let stored = [sealed.nonce, sealed.bytes].concat();
+    let opened = cache
+        .open_message("oak", "b-1", &stored)
+        .await
+        .expect("opens");
+    assert_eq!(opened, body);
+
+    // And what is written now opens to the same bytes, stored in fewer.
+    let stored = cache
+        .seal_message("oak", "b-2", &body.repeat(100))
+        .await
+        .expect("sealed");
+    assert!(stored.len() < body.len() * 10);
+    let opened = cache
+        .open_message("oak", "b-2", &stored)
+        .await
+        .expect("opens");
+    assert_eq!(opened, body.repeat(100));
+}
