@@ -1,0 +1,306 @@
+//! The holdings: what each partner holds, record by record, with a digest of what was
+//! sent, so an unchanged record is not sent again and a withdrawn one can be deleted.
+//! Changed only inside the outbox's transactions, together with the message that causes
+//! the change.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Postgres, QueryBuilder, Sqlite};
+
+use super::backend::{WriteTx, on_pool, on_tx};
+use super::{State, StateError};
+use crate::catalogue::Area;
+use crate::delivery::sync::{Held, HeldArea, HeldRecord, RecordDigest};
+
+/// One change to what a partner holds.
+#[derive(Debug)]
+pub enum HoldingChange<'a> {
+    /// Records added or replaced, with the area's fields now.
+    Upsert {
+        /// The area.
+        area: Area,
+        /// The fields the records carry.
+        fields: &'a [String],
+        /// `(record id, subject, digest)`.
+        records: Vec<(&'a str, Option<&'a str>, RecordDigest)>,
+    },
+    /// Records deleted.
+    DeleteRecords {
+        /// The area.
+        area: Area,
+        /// Their ids.
+        ids: &'a [String],
+    },
+    /// Fields removed from every record.
+    DeleteFields {
+        /// The area.
+        area: Area,
+        /// The fields.
+        fields: &'a [String],
+    },
+    /// The whole area deleted.
+    DeleteArea {
+        /// The area.
+        area: Area,
+    },
+}
+
+/// Where an agreement holds data at a school, for agreements no longer declared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldPlace {
+    /// The agreement.
+    pub agreement: String,
+    /// The school.
+    pub school: String,
+    /// The partner named when the data was sent.
+    pub partner: String,
+}
+
+impl State {
+    /// What the partner of `agreement` holds at `school`.
+    pub async fn held(&self, agreement: &str, school: &str) -> Result<Held, StateError> {
+        let mut held = Held::default();
+        let read = || StateError::query("read what a partner holds");
+        let sql = "SELECT area, fields FROM held_areas WHERE agreement = $1 AND school = $2";
+        let areas: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(agreement)
+            .bind(school)
+            .fetch_all(pool)
+            .await)
+        .map_err(read())?;
+        for (area, fields) in areas {
+            let Ok(area) = area.parse::<Area>() else {
+                continue;
+            };
+            let fields = serde_json::from_str(&fields).unwrap_or_default();
+            held.areas.insert(
+                area,
+                HeldArea {
+                    fields,
+                    records: BTreeMap::new(),
+                },
+            );
+        }
+
+        let sql = "SELECT p.area, r.record_id, r.subject, r.digest \
+                   FROM held_records r JOIN holding_places p ON p.id = r.place \
+                   WHERE p.agreement = $1 AND p.school = $2";
+        let records: Vec<(String, String, Option<String>, Vec<u8>)> =
+            on_pool!(self, pool => sqlx::query_as(sql)
+                .bind(agreement)
+                .bind(school)
+                .fetch_all(pool)
+                .await)
+            .map_err(read())?;
+        for (area, record_id, subject, bytes) in records {
+            let Ok(area) = area.parse::<Area>() else {
+                continue;
+            };
+            let mut digest = [0u8; 16];
+            if bytes.len() == digest.len() {
+                digest.copy_from_slice(&bytes);
+            }
+            held.areas
+                .entry(area)
+                .or_default()
+                .records
+                .insert(record_id, HeldRecord { subject, digest });
+        }
+        Ok(held)
+    }
+
+    /// Every agreement and school at which a partner holds something.
+    pub async fn held_places(&self) -> Result<Vec<HeldPlace>, StateError> {
+        let sql = "SELECT DISTINCT agreement, school, partner FROM held_areas \
+                   ORDER BY agreement, school";
+        let rows: Vec<(String, String, String)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await)
+                .map_err(StateError::query("read where partners hold data"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(agreement, school, partner)| HeldPlace {
+                agreement,
+                school,
+                partner,
+            })
+            .collect())
+    }
+}
+
+/// Rows per multi-row INSERT into the held records: 1,800 bound values, well under
+/// SQLite's limit of 32,766 and PostgreSQL's of 65,535.
+const HOLDINGS_PER_INSERT: usize = 450;
+
+pub(super) async fn apply(
+    tx: &mut WriteTx,
+    agreement: &str,
+    school: &str,
+    partner: &str,
+    change: &HoldingChange<'_>,
+) -> Result<(), StateError> {
+    match change {
+        HoldingChange::Upsert {
+            area,
+            fields,
+            records,
+        } => {
+            let fields = serde_json::to_string(fields).unwrap_or_else(|_| "[]".into());
+            let sql = "INSERT INTO held_areas (agreement, school, area, partner, fields) \
+                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agreement, school, area) \
+                       DO UPDATE SET partner = excluded.partner, fields = excluded.fields";
+            on_tx!(&mut *tx, conn => sqlx::query(sql)
+                .bind(agreement)
+                .bind(school)
+                .bind(area.as_str())
+                .bind(partner)
+                .bind(&fields)
+                .execute(conn)
+                .await
+                .map(drop))
+            .map_err(StateError::query("record the fields a partner holds"))?;
+            let place = place(tx, agreement, school, *area).await?;
+            for chunk in records.chunks(HOLDINGS_PER_INSERT) {
+                upsert_holdings(tx, place, chunk)
+                    .await
+                    .map_err(StateError::query("record what a partner holds"))?;
+            }
+        }
+        HoldingChange::DeleteRecords { area, ids } => {
+            let place = place(tx, agreement, school, *area).await?;
+            let sql = "DELETE FROM held_records WHERE place = $1 AND record_id = $2";
+            for id in ids.iter() {
+                on_tx!(&mut *tx, conn => sqlx::query(sql)
+                    .bind(place)
+                    .bind(id)
+                    .execute(conn)
+                    .await
+                    .map(drop))
+                .map_err(StateError::query("record a deletion at a partner"))?;
+            }
+        }
+        HoldingChange::DeleteFields { area, fields } => {
+            let sql = "SELECT fields FROM held_areas \
+                       WHERE agreement = $1 AND school = $2 AND area = $3";
+            let row: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar(sql)
+                .bind(agreement)
+                .bind(school)
+                .bind(area.as_str())
+                .fetch_optional(conn)
+                .await)
+            .map_err(StateError::query("read the fields a partner holds"))?;
+            let held: Vec<String> = row
+                .map(|fields| serde_json::from_str(&fields).unwrap_or_default())
+                .unwrap_or_default();
+            let kept: Vec<&String> = held.iter().filter(|f| !fields.contains(f)).collect();
+            let kept = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
+            let sql = "UPDATE held_areas SET fields = $1 \
+                       WHERE agreement = $2 AND school = $3 AND area = $4";
+            on_tx!(&mut *tx, conn => sqlx::query(sql)
+                .bind(&kept)
+                .bind(agreement)
+                .bind(school)
+                .bind(area.as_str())
+                .execute(conn)
+                .await
+                .map(drop))
+            .map_err(StateError::query("record a field deletion at a partner"))?;
+        }
+        HoldingChange::DeleteArea { area } => {
+            for statement in [
+                "DELETE FROM held_records WHERE place IN (SELECT id FROM holding_places \
+                 WHERE agreement = $1 AND school = $2 AND area = $3)",
+                "DELETE FROM held_areas WHERE agreement = $1 AND school = $2 AND area = $3",
+            ] {
+                at_place(tx, statement, agreement, school, *area)
+                    .await
+                    .map_err(StateError::query("record an area deletion at a partner"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The number standing for an agreement, school and area in the held records, given
+/// one the first time it is asked for.
+async fn place(
+    tx: &mut WriteTx,
+    agreement: &str,
+    school: &str,
+    area: Area,
+) -> Result<i64, StateError> {
+    let sql = "INSERT INTO holding_places (agreement, school, area) VALUES ($1, $2, $3) \
+               ON CONFLICT (agreement, school, area) DO NOTHING";
+    at_place(tx, sql, agreement, school, area)
+        .await
+        .map_err(StateError::query("record where a partner holds records"))?;
+    let sql = "SELECT id FROM holding_places WHERE agreement = $1 AND school = $2 AND area = $3";
+    on_tx!(&mut *tx, conn => sqlx::query_scalar(sql)
+        .bind(agreement)
+        .bind(school)
+        .bind(area.as_str())
+        .fetch_one(conn)
+        .await)
+    .map_err(StateError::query("read where a partner holds records"))
+}
+
+/// Runs one statement whose parameters are an agreement, a school and an area.
+async fn at_place(
+    tx: &mut WriteTx,
+    sql: &'static str,
+    agreement: &str,
+    school: &str,
+    area: Area,
+) -> Result<(), sqlx::Error> {
+    on_tx!(&mut *tx, conn => sqlx::query(sql)
+        .bind(agreement)
+        .bind(school)
+        .bind(area.as_str())
+        .execute(conn)
+        .await
+        .map(drop))
+}
+
+/// One multi-row upsert of held records. SQLite replaces a row with `INSERT OR REPLACE`;
+/// PostgreSQL updates it in place, and refuses one statement touching a row twice, so a
+/// record named twice in a chunk is sent once, its last version winning as in SQLite.
+async fn upsert_holdings(
+    tx: &mut WriteTx,
+    place: i64,
+    chunk: &[(&str, Option<&str>, RecordDigest)],
+) -> Result<(), sqlx::Error> {
+    match tx {
+        WriteTx::Sqlite(tx) => {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT OR REPLACE INTO held_records (place, record_id, subject, digest) ",
+            );
+            insert.push_values(chunk, |mut row, (id, subject, digest)| {
+                row.push_bind(place)
+                    .push_bind(*id)
+                    .push_bind(*subject)
+                    .push_bind(digest.to_vec());
+            });
+            insert.build().execute(&mut **tx).await.map(drop)
+        }
+        WriteTx::Postgres(tx) => {
+            let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+            for (index, (id, _, _)) in chunk.iter().enumerate() {
+                last.insert(id, index);
+            }
+            let mut insert = QueryBuilder::<Postgres>::new(
+                "INSERT INTO held_records (place, record_id, subject, digest) ",
+            );
+            insert.push_values(last.values(), |mut row, index| {
+                let (id, subject, digest) = &chunk[*index];
+                row.push_bind(place)
+                    .push_bind(*id)
+                    .push_bind(*subject)
+                    .push_bind(digest.to_vec());
+            });
+            insert.push(
+                " ON CONFLICT (place, record_id) \
+                 DO UPDATE SET subject = excluded.subject, digest = excluded.digest",
+            );
+            insert.build().execute(&mut **tx).await.map(drop)
+        }
+    }
+}
