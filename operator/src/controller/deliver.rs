@@ -13,6 +13,8 @@ use std::time::SystemTime;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
@@ -81,7 +83,7 @@ impl Controller {
                         _ => continue,
                     },
                 };
-                match serde_json::from_slice::<Vec<Map<String, Value>>>(&bytes) {
+                match parse_records(&bytes) {
                     Ok(records) => {
                         areas.insert(entry.area, records);
                         texts.insert((school.clone(), entry.area), bytes);
@@ -479,6 +481,16 @@ async fn finish(writing: Writing) -> Result<Vec<Prepared>, ControllerError> {
     }
 }
 
+/// A cache entry's records. The list is split into its records first, and they are
+/// parsed on every core: an area can hold a million of them.
+fn parse_records(text: &[u8]) -> Result<Vec<Map<String, Value>>, serde_json::Error> {
+    let records: Vec<&RawValue> = serde_json::from_slice(text)?;
+    records
+        .par_iter()
+        .map(|record| serde_json::from_str(record.get()))
+        .collect()
+}
+
 /// What the agreement should have shared at the school: each area it names, projected
 /// for the people consent allows there.
 pub(crate) fn target(
@@ -511,12 +523,12 @@ pub(crate) fn target(
 
 /// Everyone on a school's roll in the cache: pupils, staff and contacts.
 pub(crate) fn roll(cached: &SchoolRecords) -> Roll<'_> {
-    [Area::Students, Area::Staff, Area::Contacts]
-        .iter()
-        .filter_map(|area| cached.get(area))
-        .flatten()
-        .filter_map(sync::record_id)
-        .collect()
+    Roll::of(
+        [Area::Students, Area::Staff, Area::Contacts]
+            .iter()
+            .filter_map(|area| cached.get(area))
+            .map(Vec::as_slice),
+    )
 }
 
 /// Per school, the people erasure requests name whom some cached record is still about.
@@ -588,4 +600,30 @@ fn agreement_of<'a>(
     resources.agreements.iter().find(|a| {
         a.name_any() == key.name && a.namespace().as_deref().unwrap_or("default") == key.namespace
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_records;
+
+    #[test]
+    fn a_cache_entry_parses_to_its_records_in_order_and_anything_else_is_refused() {
+        let records: Vec<String> = (0..5_000)
+            .map(|i| format!(r#"{{"sourcedId":"stu-{i}","note":"a \"quoted\" [word]"}}"#))
+            .collect();
+        let text = format!("[{}]", records.join(","));
+        let parsed = parse_records(text.as_bytes()).unwrap();
+        assert_eq!(parsed.len(), 5_000);
+        for (i, record) in parsed.iter().enumerate() {
+            assert_eq!(record["sourcedId"], format!("stu-{i}").as_str());
+            assert_eq!(record["note"], "a \"quoted\" [word]");
+        }
+        for bad in [
+            r#"[{"sourcedId":"stu-1"}, 7]"#,
+            r#"{"sourcedId":"stu-1"}"#,
+            "[{",
+        ] {
+            assert!(parse_records(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -194,7 +195,7 @@ fn verdicts(
             .map(|(_, consent)| consent.over(&roll))
             .collect();
         let verdict = records
-            .iter()
+            .par_iter()
             .map(|r| record_id(r).is_some() && sharing.iter().any(|c| shares(*area, r, c)))
             .collect();
         keep.insert(*area, verdict);
@@ -244,9 +245,11 @@ fn split(
         link.as_str()
             .is_some_and(|l| pupils.is_none_or(|p| p.contains(l)))
     };
-    let cut = |record: &Map<String, Value>| match record.get("studentSourcedIds") {
-        Some(Value::Array(links)) => pupils.is_some() && !links.iter().all(linked),
-        _ => false,
+    // Only contacts are given the pupils, and only theirs are looked at.
+    let cut = |record: &Map<String, Value>| {
+        pupils.is_some()
+            && matches!(record.get("studentSourcedIds"),
+                Some(Value::Array(links)) if !links.iter().all(linked))
     };
     let changed = keep.iter().any(|k| !k) || records.iter().zip(keep).any(|(r, k)| *k && cut(r));
     if !changed {

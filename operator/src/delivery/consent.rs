@@ -2,14 +2,56 @@
 //! only those included; exclusion always wins, and so does an erasure request.
 
 use std::collections::{BTreeSet, HashSet};
-
-/// Everyone on a school's roll, by sourcedId: asked once per record in a pass, so it
-/// hashes with a fast non-cryptographic hasher (sourcedIds come from the school's own MIS).
-pub type Roll<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
+use std::sync::OnceLock;
 
 use kube::ResourceExt;
+use serde_json::{Map, Value};
 
+use super::sync::record_id;
 use crate::resources::{ConsentMode, ConsentRule, DataSharingAgreement, ErasureRequest, ObjectKey};
+
+/// People by sourcedId, asked about once per record in a pass, so hashed with a fast
+/// non-cryptographic hasher (sourcedIds come from the school's own MIS and the Trust's
+/// declarations).
+type People<'a> = HashSet<&'a str, foldhash::fast::RandomState>;
+
+/// Everyone on a school's roll: the people its pupil, staff and contact records are
+/// about. Gathered the first time someone is looked up, since an agreement that shares
+/// only people's own records never asks (see [`Allows::allows_listed`]).
+#[derive(Debug, Default)]
+pub struct Roll<'a> {
+    lists: Vec<&'a [Map<String, Value>]>,
+    people: OnceLock<People<'a>>,
+}
+
+impl<'a> Roll<'a> {
+    /// The roll of these lists of records, each record naming its person by `sourcedId`.
+    pub fn of(lists: impl IntoIterator<Item = &'a [Map<String, Value>]>) -> Roll<'a> {
+        Roll {
+            lists: lists.into_iter().collect(),
+            people: OnceLock::new(),
+        }
+    }
+
+    /// Whether this person is on the roll.
+    pub fn contains(&self, sourced_id: &str) -> bool {
+        self.people
+            .get_or_init(|| {
+                let lists = self.lists.iter().copied().flatten();
+                lists.filter_map(record_id).collect()
+            })
+            .contains(sourced_id)
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Roll<'a> {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(people: I) -> Roll<'a> {
+        Roll {
+            lists: Vec::new(),
+            people: OnceLock::from(people.into_iter().collect::<People<'a>>()),
+        }
+    }
+}
 
 /// The people an agreement may share at a school.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +66,11 @@ pub struct Audience {
 pub trait Allows {
     /// Whether this person may be sent.
     fn allows(&self, sourced_id: &str) -> bool;
+    /// Whether this person may be sent, asked of a record that is itself their entry on
+    /// the roll (a pupil's own record), so that being on the roll goes without asking.
+    fn allows_listed(&self, sourced_id: &str) -> bool {
+        self.allows(sourced_id)
+    }
     /// Whether this person is on the roll and may not be sent.
     fn withholds(&self, sourced_id: &str) -> bool;
 }
@@ -51,9 +98,9 @@ impl Audience {
 #[derive(Clone, Debug)]
 pub struct Consent<'a> {
     mode: ConsentMode,
-    included: BTreeSet<&'a str>,
-    excluded: BTreeSet<&'a str>,
-    erased: BTreeSet<&'a str>,
+    included: People<'a>,
+    excluded: People<'a>,
+    erased: People<'a>,
 }
 
 impl<'a> Consent<'a> {
@@ -124,7 +171,7 @@ impl<'a> Consent<'a> {
     }
 
     /// This consent over a school's roll, asked one person at a time.
-    pub fn over<'r>(&'r self, roll: &'r Roll<'r>) -> OnRoll<'r> {
+    pub fn over<'r, 'p>(&'r self, roll: &'r Roll<'p>) -> OnRoll<'r, 'p> {
         OnRoll {
             consent: self,
             roll,
@@ -134,14 +181,18 @@ impl<'a> Consent<'a> {
 
 /// A [`Consent`] over the people on a school's roll: nobody off the roll is allowed.
 #[derive(Clone, Copy, Debug)]
-pub struct OnRoll<'r> {
+pub struct OnRoll<'r, 'p> {
     consent: &'r Consent<'r>,
-    roll: &'r Roll<'r>,
+    roll: &'r Roll<'p>,
 }
 
-impl Allows for OnRoll<'_> {
+impl Allows for OnRoll<'_, '_> {
     fn allows(&self, sourced_id: &str) -> bool {
         self.roll.contains(sourced_id) && self.consent.permits(sourced_id)
+    }
+
+    fn allows_listed(&self, sourced_id: &str) -> bool {
+        self.consent.permits(sourced_id)
     }
 
     fn withholds(&self, sourced_id: &str) -> bool {
@@ -354,5 +405,26 @@ mod tests {
             ROLL,
         );
         assert_eq!(allowed(&audience), ROLL);
+    }
+
+    #[test]
+    fn the_roll_is_everyone_its_lists_name_and_a_listed_person_needs_only_consent() {
+        let records = |ids: &[&str]| -> Vec<Map<String, Value>> {
+            ids.iter()
+                .map(|id| json!({ "sourcedId": id }).as_object().unwrap().clone())
+                .collect()
+        };
+        let (pupils, staff) = (records(&["stu-1", "stu-2"]), records(&["stf-1"]));
+        let no_id = vec![json!({ "givenName": "x" }).as_object().unwrap().clone()];
+        let roll = Roll::of([pupils.as_slice(), staff.as_slice(), no_id.as_slice()]);
+        assert!(roll.contains("stu-2") && roll.contains("stf-1"));
+        assert!(!roll.contains("stu-3") && !roll.contains("x"));
+
+        let rules = [rule("brook", json!({ "all": true }), &[], &["stu-2"])];
+        let agreement = agreement("optOut");
+        let consent = Consent::of(&agreement, &ObjectKey::new("t", "brook"), &rules, &[]);
+        let on_roll = consent.over(&roll);
+        assert!(on_roll.allows_listed("stu-1") && !on_roll.allows_listed("stu-2"));
+        assert!(on_roll.allows("stu-1") && !on_roll.allows("stu-3"));
     }
 }

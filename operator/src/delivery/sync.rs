@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -164,9 +165,10 @@ pub fn sync(target: Target, held: &Held, upserts: Upserts) -> Sync {
         if upserts == Upserts::NotDue && !fields_changed {
             continue;
         }
+        // Digests are taken on every core, the order kept.
         let records: Vec<(Projected, RecordDigest)> = wanted
             .records
-            .into_iter()
+            .into_par_iter()
             .filter_map(|record| {
                 let digest = digest(record.json());
                 let same = holding

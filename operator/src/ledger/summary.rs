@@ -10,11 +10,15 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::{Entry, EntryKind};
 
+/// People by `sourcedId`. A large delivery puts every pupil of a school in one of these,
+/// so it hashes with a fast non-cryptographic hasher rather than the default one.
+pub type People = HashSet<String, foldhash::fast::RandomState>;
+
 /// What flowed under one agreement.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AgreementFlows {
     /// People the partner holds: by school, their `sourcedId`s.
-    pub people: BTreeMap<String, HashSet<String>>,
+    pub people: BTreeMap<String, People>,
     /// Fields the partner holds, as `area.field`.
     pub fields: BTreeSet<String>,
     /// When the partner last acknowledged a message, RFC 3339.
@@ -41,7 +45,7 @@ pub fn agreement_flows(entries: &[Entry]) -> BTreeMap<String, AgreementFlows> {
         .collect();
 
     // Per agreement, school and area: the people held and the fields held.
-    type Area = (HashSet<String>, BTreeSet<String>);
+    type Area = (People, BTreeSet<String>);
     let mut held: BTreeMap<(&str, &str, &str), Area> = BTreeMap::new();
     let mut flows: BTreeMap<String, AgreementFlows> = BTreeMap::new();
     for entry in entries {
