@@ -27,10 +27,20 @@ pub enum ChainError {
 
 /// SHA-256 over the previous hash and the body's canonical JSON.
 pub fn hash_entry(prev_hash: &[u8; 32], body: &EntryBody) -> [u8; 32] {
+    hash_text(prev_hash, &body_text(body))
+}
+
+/// The body's canonical JSON, as it is hashed and stored. Struct fields serialise in
+/// declaration order, so the JSON is the same every time.
+pub(crate) fn body_text(body: &EntryBody) -> String {
+    serde_json::to_string(body).unwrap_or_default()
+}
+
+/// [`hash_entry`] for a body already written as [`body_text`].
+pub(crate) fn hash_text(prev_hash: &[u8; 32], text: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash);
-    // Struct fields serialise in declaration order, so the JSON is the same every time.
-    hasher.update(serde_json::to_vec(body).unwrap_or_default());
+    hasher.update(text.as_bytes());
     hasher.finalize().into()
 }
 

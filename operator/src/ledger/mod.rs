@@ -14,8 +14,8 @@ pub mod summary;
 use serde::{Deserialize, Serialize};
 
 pub use chain::{ChainError, hash_entry, verify};
-pub(crate) use store::append_in;
 pub use store::{Ledger, SqliteLedger};
+pub(crate) use store::{Staged, append_in, append_staged};
 
 /// What an entry records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{Entry, EntryBody, LedgerStore, hash_entry};
+use super::chain::{body_text, hash_text};
+use super::{Entry, EntryBody, LedgerStore};
 use crate::state::backend::{StateRow, on_pool, on_tx};
 use crate::state::{Pool, State, StateError, WriteTx, unix_seconds};
 
@@ -117,9 +118,26 @@ impl LedgerStore for Ledger {
     }
 }
 
-/// Rows per multi-row INSERT: well under SQLite's limit of 32,766 bound values and
-/// PostgreSQL's of 65,535.
-const ROWS_PER_INSERT: usize = 2_000;
+/// Rows per multi-row INSERT: 2,000 bound values, well under SQLite's limit of 32,766
+/// and PostgreSQL's of 65,535.
+const ENTRIES_PER_INSERT: usize = 400;
+
+/// Entries ready to append: each body as the JSON text that is both stored and hashed,
+/// written before the write transaction starts.
+#[derive(Debug)]
+pub(crate) struct Staged<'a> {
+    bodies: &'a [EntryBody],
+    texts: Vec<String>,
+}
+
+impl<'a> Staged<'a> {
+    pub(crate) fn new(bodies: &'a [EntryBody]) -> Staged<'a> {
+        Staged {
+            bodies,
+            texts: bodies.iter().map(body_text).collect(),
+        }
+    }
+}
 
 /// Appends entries inside the caller's write transaction, chaining each to the one before
 /// and indexing who each is about, so a delivery commits its ledger entries and its outbox
@@ -129,6 +147,15 @@ pub(crate) async fn append_in(
     tx: &mut WriteTx,
     bodies: &[EntryBody],
 ) -> Result<Vec<Entry>, StateError> {
+    append_staged(tx, Staged::new(bodies)).await
+}
+
+/// [`append_in`], for entries staged beforehand.
+pub(crate) async fn append_staged(
+    tx: &mut WriteTx,
+    staged: Staged<'_>,
+) -> Result<Vec<Entry>, StateError> {
+    let Staged { bodies, texts } = staged;
     if bodies.is_empty() {
         return Ok(Vec::new());
     }
@@ -141,12 +168,13 @@ pub(crate) async fn append_in(
         Some((seq, hash)) => (seq, to_hash(hash)),
         None => (0, [0u8; 32]),
     };
+    let first = seq + 1;
 
     let written_at = unix_seconds(SystemTime::now());
     let mut written = Vec::with_capacity(bodies.len());
-    for body in bodies {
+    for (body, text) in bodies.iter().zip(&texts) {
         seq += 1;
-        let hash = hash_entry(&prev_hash, body);
+        let hash = hash_text(&prev_hash, text);
         written.push(Entry {
             seq,
             body: body.clone(),
@@ -156,14 +184,15 @@ pub(crate) async fn append_in(
         prev_hash = hash;
     }
 
-    for chunk in written.chunks(ROWS_PER_INSERT / 5) {
+    let rows: Vec<(&Entry, &String)> = written.iter().zip(&texts).collect();
+    for chunk in rows.chunks(ENTRIES_PER_INSERT) {
         on_tx!(&mut *tx, conn => {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO ledger (seq, body, prev_hash, hash, written_at) ",
             );
-            insert.push_values(chunk, |mut row, entry| {
+            insert.push_values(chunk, |mut row, (entry, text)| {
                 row.push_bind(entry.seq)
-                    .push_bind(serde_json::to_string(&entry.body).unwrap_or_default())
+                    .push_bind(text.as_str())
                     .push_bind(entry.prev_hash.to_vec())
                     .push_bind(entry.hash.to_vec())
                     .push_bind(written_at);
@@ -173,28 +202,29 @@ pub(crate) async fn append_in(
         .map_err(StateError::query("append to the ledger"))?;
     }
 
-    let subjects: Vec<(&str, &str, i64)> = written
-        .iter()
-        .flat_map(|e| {
-            e.body
-                .subjects
-                .iter()
-                .map(move |s| (e.body.school.as_str(), s.as_str(), e.seq))
-        })
-        .collect();
-    for chunk in subjects.chunks(ROWS_PER_INSERT / 3) {
-        on_tx!(&mut *tx, conn => {
-            let mut insert =
-                QueryBuilder::new("INSERT INTO ledger_subjects (school, subject, seq) ");
-            insert.push_values(chunk, |mut row, (school, subject, seq)| {
-                row.push_bind(*school).push_bind(*subject).push_bind(*seq);
-            });
-            // A person named twice in one entry is indexed once.
-            insert.push(" ON CONFLICT DO NOTHING");
-            insert.build().execute(conn).await.map(drop)
-        })
-        .map_err(StateError::query("index the ledger's subjects"))?;
-    }
+    // Who each new entry is about, read from the entries just written. A person named
+    // twice in one entry is indexed once.
+    let sql = match tx {
+        WriteTx::Sqlite(_) => {
+            "INSERT INTO ledger_subjects (school, subject, seq) \
+             SELECT l.body ->> '$.school', s.value, l.seq \
+             FROM ledger l, json_each(l.body, '$.subjects') s \
+             WHERE l.seq BETWEEN $1 AND $2 ON CONFLICT DO NOTHING"
+        }
+        WriteTx::Postgres(_) => {
+            "INSERT INTO ledger_subjects (school, subject, seq) \
+             SELECT (l.body::jsonb) ->> 'school', s.value, l.seq \
+             FROM ledger l, jsonb_array_elements_text((l.body::jsonb) -> 'subjects') s \
+             WHERE l.seq BETWEEN $1 AND $2 ON CONFLICT DO NOTHING"
+        }
+    };
+    on_tx!(&mut *tx, conn => sqlx::query(sql)
+        .bind(first)
+        .bind(seq)
+        .execute(conn)
+        .await
+        .map(drop))
+    .map_err(StateError::query("index the ledger's subjects"))?;
     Ok(written)
 }
 

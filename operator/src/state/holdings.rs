@@ -3,9 +3,7 @@
 //! Changed only inside the outbox's transactions, together with the message that causes
 //! the change.
 
-use std::collections::BTreeMap;
-
-use sqlx::{Postgres, QueryBuilder, Sqlite};
+use std::collections::{BTreeMap, HashMap};
 
 use super::backend::{WriteTx, on_pool, on_tx};
 use super::{State, StateError};
@@ -13,7 +11,7 @@ use crate::catalogue::Area;
 use crate::delivery::sync::{Held, HeldArea, HeldRecord, RecordDigest};
 
 /// One change to what a partner holds.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum HoldingChange<'a> {
     /// Records added or replaced, with the area's fields now.
     Upsert {
@@ -127,23 +125,117 @@ impl State {
     }
 }
 
-/// Rows per multi-row INSERT into the held records: 1,800 bound values, well under
-/// SQLite's limit of 32,766 and PostgreSQL's of 65,535.
-const HOLDINGS_PER_INSERT: usize = 450;
+/// A change to what a partner holds under one agreement at one school, made ready to
+/// write before the write transaction starts: records to upsert are already one JSON
+/// text, which a single statement unpacks, so a group of batches costs a few statements
+/// rather than one per few hundred records.
+#[derive(Debug)]
+pub(super) struct Staged<'a> {
+    agreement: &'a str,
+    school: &'a str,
+    partner: &'a str,
+    change: HoldingChange<'a>,
+    /// For an upsert: `[[record id, subject or null, digest in hex], …]`.
+    rows: String,
+}
 
-pub(super) async fn apply(
-    tx: &mut WriteTx,
-    agreement: &str,
-    school: &str,
-    partner: &str,
-    change: &HoldingChange<'_>,
-) -> Result<(), StateError> {
+/// Stages changes in order, merging each run of upserts to the same place with the same
+/// fields into one. `changes` gives each change with its agreement, school and partner.
+pub(super) fn stage<'a>(
+    postgres: bool,
+    changes: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a HoldingChange<'a>)>,
+) -> Vec<Staged<'a>> {
+    let mut staged: Vec<Staged<'a>> = Vec::new();
+    for (agreement, school, partner, change) in changes {
+        if let (
+            Some(last),
+            HoldingChange::Upsert {
+                area,
+                fields,
+                records,
+            },
+        ) = (staged.last_mut(), change)
+            && let HoldingChange::Upsert {
+                area: last_area,
+                fields: last_fields,
+                records: last_records,
+            } = &mut last.change
+            && (last.agreement, last.school, last.partner) == (agreement, school, partner)
+            && (*last_area, *last_fields) == (*area, *fields)
+        {
+            last_records.extend_from_slice(records);
+            continue;
+        }
+        staged.push(Staged {
+            agreement,
+            school,
+            partner,
+            change: change.clone(),
+            rows: String::new(),
+        });
+    }
+    for each in &mut staged {
+        if let HoldingChange::Upsert { records, .. } = &mut each.change {
+            each.rows = upsert_rows(records, postgres);
+            // The rows carry them now.
+            *records = Vec::new();
+        }
+    }
+    staged
+}
+
+/// The records of an upsert as one JSON array. PostgreSQL refuses a statement that
+/// touches a row twice, so there a record named twice is written once, its last version
+/// winning, as `INSERT OR REPLACE` makes it win in SQLite.
+fn upsert_rows(records: &[(&str, Option<&str>, RecordDigest)], postgres: bool) -> String {
+    let last: Option<HashMap<&str, usize, foldhash::fast::RandomState>> = postgres.then(|| {
+        let mut last = HashMap::default();
+        for (index, (id, _, _)) in records.iter().enumerate() {
+            last.insert(*id, index);
+        }
+        last
+    });
+    let mut rows = Vec::with_capacity(records.len() * 64 + 2);
+    rows.push(b'[');
+    for (index, (id, subject, digest)) in records.iter().enumerate() {
+        if last
+            .as_ref()
+            .is_some_and(|last| last.get(id) != Some(&index))
+        {
+            continue;
+        }
+        if rows.len() > 1 {
+            rows.push(b',');
+        }
+        // Writing JSON strings into memory cannot fail.
+        rows.push(b'[');
+        let _ = serde_json::to_writer(&mut rows, id);
+        rows.push(b',');
+        let _ = serde_json::to_writer(&mut rows, subject);
+        rows.extend_from_slice(b",\"");
+        for byte in digest {
+            rows.push(HEX[usize::from(byte >> 4)]);
+            rows.push(HEX[usize::from(byte & 0x0f)]);
+        }
+        rows.extend_from_slice(b"\"]");
+    }
+    rows.push(b']');
+    // Only JSON was written, and JSON is UTF-8.
+    String::from_utf8(rows).unwrap_or_default()
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+pub(super) async fn apply(tx: &mut WriteTx, staged: &Staged<'_>) -> Result<(), StateError> {
+    let Staged {
+        agreement,
+        school,
+        partner,
+        ref change,
+        ref rows,
+    } = *staged;
     match change {
-        HoldingChange::Upsert {
-            area,
-            fields,
-            records,
-        } => {
+        HoldingChange::Upsert { area, fields, .. } => {
             let fields = serde_json::to_string(fields).unwrap_or_else(|_| "[]".into());
             let sql = "INSERT INTO held_areas (agreement, school, area, partner, fields) \
                        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agreement, school, area) \
@@ -159,11 +251,9 @@ pub(super) async fn apply(
                 .map(drop))
             .map_err(StateError::query("record the fields a partner holds"))?;
             let place = place(tx, agreement, school, *area).await?;
-            for chunk in records.chunks(HOLDINGS_PER_INSERT) {
-                upsert_holdings(tx, place, chunk)
-                    .await
-                    .map_err(StateError::query("record what a partner holds"))?;
-            }
+            upsert_holdings(tx, place, rows)
+                .await
+                .map_err(StateError::query("record what a partner holds"))?;
         }
         HoldingChange::DeleteRecords { area, ids } => {
             let place = place(tx, agreement, school, *area).await?;
@@ -260,47 +350,25 @@ async fn at_place(
         .map(drop))
 }
 
-/// One multi-row upsert of held records. SQLite replaces a row with `INSERT OR REPLACE`;
-/// PostgreSQL updates it in place, and refuses one statement touching a row twice, so a
-/// record named twice in a chunk is sent once, its last version winning as in SQLite.
-async fn upsert_holdings(
-    tx: &mut WriteTx,
-    place: i64,
-    chunk: &[(&str, Option<&str>, RecordDigest)],
-) -> Result<(), sqlx::Error> {
-    match tx {
-        WriteTx::Sqlite(tx) => {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT OR REPLACE INTO held_records (place, record_id, subject, digest) ",
-            );
-            insert.push_values(chunk, |mut row, (id, subject, digest)| {
-                row.push_bind(place)
-                    .push_bind(*id)
-                    .push_bind(*subject)
-                    .push_bind(digest.to_vec());
-            });
-            insert.build().execute(&mut **tx).await.map(drop)
+/// Upserts the records of one staged change, unpacking its JSON rows in the database.
+async fn upsert_holdings(tx: &mut WriteTx, place: i64, rows: &str) -> Result<(), sqlx::Error> {
+    let sql = match tx {
+        WriteTx::Sqlite(_) => {
+            "INSERT OR REPLACE INTO held_records (place, record_id, subject, digest) \
+             SELECT $1, r.value ->> 0, r.value ->> 1, unhex(r.value ->> 2) FROM jsonb_each($2) r"
         }
-        WriteTx::Postgres(tx) => {
-            let mut last: BTreeMap<&str, usize> = BTreeMap::new();
-            for (index, (id, _, _)) in chunk.iter().enumerate() {
-                last.insert(id, index);
-            }
-            let mut insert = QueryBuilder::<Postgres>::new(
-                "INSERT INTO held_records (place, record_id, subject, digest) ",
-            );
-            insert.push_values(last.values(), |mut row, index| {
-                let (id, subject, digest) = &chunk[*index];
-                row.push_bind(place)
-                    .push_bind(*id)
-                    .push_bind(*subject)
-                    .push_bind(digest.to_vec());
-            });
-            insert.push(
-                " ON CONFLICT (place, record_id) \
-                 DO UPDATE SET subject = excluded.subject, digest = excluded.digest",
-            );
-            insert.build().execute(&mut **tx).await.map(drop)
+        WriteTx::Postgres(_) => {
+            "INSERT INTO held_records (place, record_id, subject, digest) \
+             SELECT $1, r ->> 0, r ->> 1, decode(r ->> 2, 'hex') \
+             FROM jsonb_array_elements($2::jsonb) r \
+             ON CONFLICT (place, record_id) \
+             DO UPDATE SET subject = excluded.subject, digest = excluded.digest"
         }
-    }
+    };
+    on_tx!(&mut *tx, conn => sqlx::query(sql)
+        .bind(place)
+        .bind(rows)
+        .execute(conn)
+        .await
+        .map(drop))
 }

@@ -47,7 +47,7 @@ pub(crate) use cache_rows::{NewEntry, Sealed};
 pub use error::StateError;
 pub use extractions::ExtractionRecord;
 pub use holdings::{HeldPlace, HoldingChange};
-pub use outbox::{Acknowledged, NewMessage, Pending};
+pub use outbox::{Acknowledged, NewMessage, Pending, StagedMessages};
 pub use revisions::Revision;
 pub use status::ResourceRef;
 pub use time::{from_unix_seconds, unix_seconds};

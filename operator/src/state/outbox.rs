@@ -2,10 +2,16 @@
 //! and the holdings they change ([`holdings`](super::holdings)) in one transaction, then
 //! marked acknowledged or failed as they are sent.
 
+use sqlx::QueryBuilder;
+
 use super::backend::{Pool, StateRow, on_pool, on_tx};
-use super::holdings::{HoldingChange, apply};
+use super::holdings::{self, HoldingChange, apply, stage};
 use super::{State, StateError};
-use crate::ledger::{Entry, EntryBody, append_in};
+use crate::ledger::{Entry, EntryBody, Staged, append_in, append_staged};
+
+/// Messages per multi-row INSERT into the outbox: 900 bound values, well under SQLite's
+/// limit of 32,766 and PostgreSQL's of 65,535.
+const MESSAGES_PER_INSERT: usize = 100;
 
 /// A message to commit: its outbox row, and how it changes what the partner holds.
 #[derive(Debug)]
@@ -43,6 +49,14 @@ pub struct Acknowledged<'a> {
     pub at: i64,
     /// Its ledger entry.
     pub entry: &'a EntryBody,
+}
+
+/// Messages made ready to commit by [`State::stage_messages`].
+#[derive(Debug)]
+pub struct StagedMessages<'a> {
+    messages: &'a [NewMessage<'a>],
+    changes: Vec<holdings::Staged<'a>>,
+    ledger: Staged<'a>,
 }
 
 /// A message waiting in the outbox.
@@ -88,46 +102,80 @@ impl State {
         messages: &[NewMessage<'_>],
         ledger: &[EntryBody],
     ) -> Result<Vec<Entry>, StateError> {
-        let mut tx = self.begin_write("start committing a message").await?;
-        let sql = "INSERT INTO outbox \
-             (batch, partner, agreement, school, kind, mode, records, subjects, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        let body_sql = "INSERT INTO outbox_bodies (batch, sealed) VALUES ($1, $2)";
-        for message in messages {
-            let subjects = serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into());
-            on_tx!(&mut tx, conn => sqlx::query(sql)
-                .bind(message.batch)
-                .bind(message.partner)
-                .bind(message.agreement)
-                .bind(message.school)
-                .bind(message.kind)
-                .bind(message.mode)
-                .bind(i64::try_from(message.records).unwrap_or(i64::MAX))
-                .bind(&subjects)
-                .bind(message.created_at)
-                .execute(conn)
-                .await
-                .map(drop))
-            .map_err(StateError::query("write a message to the outbox"))?;
-            on_tx!(&mut tx, conn => sqlx::query(body_sql)
-                .bind(message.batch)
-                .bind(message.sealed)
-                .execute(conn)
-                .await
-                .map(drop))
-            .map_err(StateError::query("write a message's body to the outbox"))?;
-            for change in message.changes {
-                apply(
-                    &mut tx,
-                    message.agreement,
-                    message.school,
-                    message.partner,
-                    change,
-                )
-                .await?;
-            }
+        self.commit_staged(self.stage_messages(messages, ledger))
+            .await
+    }
+
+    /// Makes messages ready for [`State::commit_staged`]: everything that needs no
+    /// database, so that it can be done while another transaction holds the write lock.
+    pub fn stage_messages<'a>(
+        &self,
+        messages: &'a [NewMessage<'a>],
+        ledger: &'a [EntryBody],
+    ) -> StagedMessages<'a> {
+        let postgres = matches!(self.backend(), Pool::Postgres(_));
+        let changes = stage(
+            postgres,
+            messages.iter().flat_map(|m| {
+                m.changes
+                    .iter()
+                    .map(move |c| (m.agreement, m.school, m.partner, c))
+            }),
+        );
+        StagedMessages {
+            messages,
+            changes,
+            ledger: Staged::new(ledger),
         }
-        let entries = append_in(&mut tx, ledger).await?;
+    }
+
+    /// Commits staged messages as [`State::commit_messages`] does.
+    pub async fn commit_staged(
+        &self,
+        staged: StagedMessages<'_>,
+    ) -> Result<Vec<Entry>, StateError> {
+        let StagedMessages {
+            messages,
+            changes,
+            ledger,
+        } = staged;
+        let mut tx = self.begin_write("start committing a message").await?;
+        for chunk in messages.chunks(MESSAGES_PER_INSERT) {
+            on_tx!(&mut tx, conn => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO outbox (batch, partner, agreement, school, kind, mode, \
+                     records, subjects, created_at) ",
+                );
+                // Rows go in in the order given, so the outbox keeps the order to send.
+                insert.push_values(chunk, |mut row, message| {
+                    let subjects =
+                        serde_json::to_string(message.subjects).unwrap_or_else(|_| "[]".into());
+                    row.push_bind(message.batch)
+                        .push_bind(message.partner)
+                        .push_bind(message.agreement)
+                        .push_bind(message.school)
+                        .push_bind(message.kind)
+                        .push_bind(message.mode)
+                        .push_bind(i64::try_from(message.records).unwrap_or(i64::MAX))
+                        .push_bind(subjects)
+                        .push_bind(message.created_at);
+                });
+                insert.build().execute(conn).await.map(drop)
+            })
+            .map_err(StateError::query("write a message to the outbox"))?;
+            on_tx!(&mut tx, conn => {
+                let mut insert = QueryBuilder::new("INSERT INTO outbox_bodies (batch, sealed) ");
+                insert.push_values(chunk, |mut row, message| {
+                    row.push_bind(message.batch).push_bind(message.sealed);
+                });
+                insert.build().execute(conn).await.map(drop)
+            })
+            .map_err(StateError::query("write a message's body to the outbox"))?;
+        }
+        for change in &changes {
+            apply(&mut tx, change).await?;
+        }
+        let entries = append_staged(&mut tx, ledger).await?;
         tx.commit()
             .await
             .map_err(StateError::query("commit a message"))?;
@@ -144,9 +192,14 @@ impl State {
         changes: &[HoldingChange<'_>],
         ledger: &[EntryBody],
     ) -> Result<(), StateError> {
+        let postgres = matches!(self.backend(), Pool::Postgres(_));
+        let changes = stage(
+            postgres,
+            changes.iter().map(|c| (agreement, school, partner, c)),
+        );
         let mut tx = self.begin_write("start recording a pull").await?;
-        for change in changes {
-            apply(&mut tx, agreement, school, partner, change).await?;
+        for change in &changes {
+            apply(&mut tx, change).await?;
         }
         append_in(&mut tx, ledger).await?;
         tx.commit()

@@ -103,7 +103,129 @@ on_both_backends!(
     applied_and_attempted_revisions_are_kept_apart,
     status_of_another_shape_names_the_resource,
     acknowledgements_written_together_each_count_once,
+    a_group_of_messages_commits_in_order_with_its_holdings_and_who_each_entry_is_about,
 );
+
+async fn a_group_of_messages_commits_in_order_with_its_holdings_and_who_each_entry_is_about(
+    backend: Backend,
+) {
+    use crate::catalogue::Area;
+    use crate::ledger::{EntryBody, EntryKind, Ledger, LedgerStore};
+
+    let (_scratch, state) = fresh_state(backend).await;
+    let fields = vec!["givenName".to_owned()];
+    let gone = vec!["stu-2".to_owned()];
+    let upsert = |records: Vec<(&'static str, u8)>| HoldingChange::Upsert {
+        area: Area::Students,
+        fields: &fields,
+        records: records
+            .into_iter()
+            .map(|(id, digest)| (id, Some(id), [digest; 16]))
+            .collect(),
+    };
+    // Two batches of records, a notice deleting one of them, then a third batch that sends
+    // stu-1 again (changed) and names stu-4 twice: the last version of each is held.
+    let changes = [
+        vec![upsert(vec![("stu-1", 1), ("stu-2", 1)])],
+        vec![upsert(vec![("stu-3", 1)])],
+        vec![HoldingChange::DeleteRecords {
+            area: Area::Students,
+            ids: &gone,
+        }],
+        vec![upsert(vec![("stu-1", 2), ("stu-4", 1), ("stu-4", 3)])],
+    ];
+    let batches = ["b-1", "b-2", "b-3", "b-4"];
+    let messages: Vec<NewMessage<'_>> = batches
+        .iter()
+        .zip(&changes)
+        .map(|(batch, changes)| NewMessage {
+            batch,
+            partner: "t/hub",
+            agreement: "t/hw",
+            school: "t/ashby",
+            kind: "records",
+            mode: "push",
+            sealed: batch.as_bytes(),
+            records: 1,
+            subjects: &[],
+            created_at: 1,
+            changes,
+        })
+        .collect();
+    let entry = |batch: &str, subjects: &[&str]| EntryBody {
+        kind: EntryKind::Share,
+        batch: batch.to_owned(),
+        school: "t/ashby".to_owned(),
+        subjects: subjects.iter().map(|s| (*s).to_owned()).collect(),
+        ..EntryBody::default()
+    };
+    let ledger = [
+        entry("b-1", &["stu-1", "stu-2"]),
+        entry("b-2", &["stu-3"]),
+        entry("b-4", &["stu-1", "stu-4", "stu-4"]),
+    ];
+    let written = state
+        .commit_messages(&messages, &ledger)
+        .await
+        .expect("committed");
+
+    let pending = state.pending(None).await.expect("pending");
+    let order: Vec<(&str, &[u8])> = pending
+        .iter()
+        .map(|p| (p.batch.as_str(), p.sealed.as_slice()))
+        .collect();
+    assert_eq!(
+        order,
+        batches.map(|b| (b, b.as_bytes())),
+        "sent in the order committed, each with its own body"
+    );
+
+    let held = state.held("t/hw", "t/ashby").await.expect("held");
+    let students = &held.areas[&Area::Students];
+    assert_eq!(students.fields, fields);
+    let digests: Vec<(&str, u8)> = students
+        .records
+        .iter()
+        .map(|(id, r)| {
+            assert_eq!(r.subject.as_deref(), Some(id.as_str()));
+            (id.as_str(), r.digest[0])
+        })
+        .collect();
+    assert_eq!(digests, [("stu-1", 2), ("stu-3", 1), ("stu-4", 3)]);
+
+    let about = Ledger::new(state.clone());
+    let seqs = |entries: Vec<crate::ledger::Entry>| -> Vec<i64> {
+        entries.into_iter().map(|e| e.seq).collect()
+    };
+    let (first, third) = (written[0].seq, written[2].seq);
+    assert_eq!(
+        seqs(
+            about
+                .entries_about("t/ashby", "stu-1")
+                .await
+                .expect("stu-1")
+        ),
+        [first, third]
+    );
+    assert_eq!(
+        seqs(
+            about
+                .entries_about("t/ashby", "stu-4")
+                .await
+                .expect("stu-4")
+        ),
+        [third],
+        "a person named twice in one entry is indexed once"
+    );
+    assert!(
+        about
+            .entries_about("t/other", "stu-1")
+            .await
+            .expect("other school")
+            .is_empty()
+    );
+    crate::ledger::verify(&about.entries().await.expect("entries")).expect("the chain holds");
+}
 
 async fn acknowledgements_written_together_each_count_once(backend: Backend) {
     let (_scratch, state) = fresh_state(backend).await;
