@@ -7,7 +7,7 @@
 //! holds); one whose signature fails, or that is suspended, is frozen: nothing at all is
 //! sent under it, not even deletion notices, until it is signed again or resumed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,8 +31,9 @@ use crate::delivery::{Consent, Projected, project_area};
 use crate::ledger::{EntryBody, EntryKind};
 use crate::plan::{AgreementPlan, Effect, Plan};
 use crate::resources::{DataSharingAgreement, DeliveryMode, ObjectKey, Partner, ResourceSet};
-use crate::state::{HoldingChange, NewMessage, StateError, unix_seconds};
-use tokio::sync::mpsc;
+use crate::state::{HoldingChange, NewMessage, State, StateError, unix_seconds};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 mod prepared;
 
@@ -276,7 +277,7 @@ impl Controller {
             created_at: unix_seconds(SystemTime::from(now)),
         });
 
-        let mut writing: Option<Writing> = None;
+        let mut writes = Writes::default();
         let mut group = Vec::new();
         let mut grouped = 0;
         let deletions = plan.deletions.len();
@@ -299,20 +300,20 @@ impl Controller {
                         .await?,
                 );
                 if grouped >= GROUP_RECORDS {
-                    let full = std::mem::take(&mut group);
                     grouped = 0;
-                    if let Some(previous) = writing.take() {
-                        hand_on(&context, finish(previous).await?, committed).await;
+                    writes.start(self.state(), &context, std::mem::take(&mut group));
+                    while writes.in_flight() > WRITES_AHEAD {
+                        let done = writes.next_written().await?;
+                        hand_on(&context, done, committed).await;
                     }
-                    writing = Some(self.write_group(&context, full));
                 }
             }
         }
-        if let Some(previous) = writing.take() {
-            hand_on(&context, finish(previous).await?, committed).await;
-        }
         if !group.is_empty() {
-            let written = finish(self.write_group(&context, group)).await?;
+            writes.start(self.state(), &context, group);
+        }
+        while writes.in_flight() > 0 {
+            let written = writes.next_written().await?;
             hand_on(&context, written, committed).await;
         }
         if deletions > 0 {
@@ -429,34 +430,7 @@ impl Controller {
             ledger,
         })
     }
-
-    /// Writes a group of messages in one transaction, in a task of its own, and gives the
-    /// group back once it is written.
-    fn write_group(&self, context: &Arc<LedgerContext>, group: Vec<Prepared>) -> Writing {
-        let state = self.state().clone();
-        let context = context.clone();
-        tokio::spawn(async move {
-            let changes: Vec<Vec<HoldingChange<'_>>> =
-                group.iter().map(Prepared::changes).collect();
-            let rows: Vec<NewMessage<'_>> = group
-                .iter()
-                .zip(&changes)
-                .map(|(prepared, changes)| prepared.row(&context, changes))
-                .collect();
-            let ledger: Vec<EntryBody> = group
-                .iter()
-                .flat_map(|p| p.ledger.iter().cloned())
-                .collect();
-            state.commit_messages(&rows, &ledger).await?;
-            drop(rows);
-            drop(changes);
-            Ok(group)
-        })
-    }
 }
-
-/// A group of messages being written.
-type Writing = tokio::task::JoinHandle<Result<Vec<Prepared>, StateError>>;
 
 /// Hands a written group to the pusher. When the pusher has stopped (it failed), the
 /// messages wait in the outbox for the next pass.
@@ -473,11 +447,71 @@ async fn hand_on(
 /// agreement, so a large delivery pays for few commits without holding much in memory.
 const GROUP_RECORDS: usize = 20 * BATCH_RECORDS;
 
-async fn finish(writing: Writing) -> Result<Vec<Prepared>, ControllerError> {
-    match writing.await {
-        Ok(result) => Ok(result?),
-        // The task only panics if the database driver does; carry the panic on.
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
+/// Groups being written beyond the one whose turn it is: the next group is made ready to
+/// write (its rows built, its ledger entries serialised) while the last one commits.
+const WRITES_AHEAD: usize = 1;
+
+/// Groups of messages being written, each in one transaction in a task of its own, in the
+/// order they were started: a group takes the write lock only once the group before it
+/// is committed, so the outbox and the ledger keep the order of the pass.
+#[derive(Default)]
+struct Writes {
+    in_order: VecDeque<Writing>,
+    last_done: Option<oneshot::Receiver<()>>,
+}
+
+/// One group being written; gives the group back once it is committed, or `None` when
+/// the group before it failed and so it was not written.
+type Writing = JoinHandle<Result<Option<Vec<Prepared>>, StateError>>;
+
+impl Writes {
+    /// Starts writing a group after those already started.
+    fn start(&mut self, state: &State, context: &Arc<LedgerContext>, group: Vec<Prepared>) {
+        let (state, context) = (state.clone(), context.clone());
+        let turn = self.last_done.take();
+        let (done, next_turn) = oneshot::channel();
+        self.last_done = Some(next_turn);
+        self.in_order.push_back(tokio::spawn(async move {
+            let changes: Vec<Vec<HoldingChange<'_>>> =
+                group.iter().map(Prepared::changes).collect();
+            let rows: Vec<NewMessage<'_>> = group
+                .iter()
+                .zip(&changes)
+                .map(|(prepared, changes)| prepared.row(&context, changes))
+                .collect();
+            let ledger: Vec<EntryBody> = group
+                .iter()
+                .flat_map(|p| p.ledger.iter().cloned())
+                .collect();
+            let staged = state.stage_messages(&rows, &ledger);
+            // A group before this one that failed fails the pass; this one stays unwritten.
+            if let Some(turn) = turn
+                && turn.await.is_err()
+            {
+                return Ok(None);
+            }
+            state.commit_staged(staged).await?;
+            let _ = done.send(());
+            drop(rows);
+            drop(changes);
+            Ok(Some(group))
+        }));
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_order.len()
+    }
+
+    /// Waits for the oldest group still being written.
+    async fn next_written(&mut self) -> Result<Vec<Prepared>, ControllerError> {
+        let Some(writing) = self.in_order.pop_front() else {
+            return Ok(Vec::new());
+        };
+        match writing.await {
+            Ok(result) => Ok(result?.unwrap_or_default()),
+            // The task only panics if the database driver does; carry the panic on.
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
     }
 }
 

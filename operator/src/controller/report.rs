@@ -29,7 +29,11 @@ impl Controller {
     ) -> Result<(), ControllerError> {
         // Every figure about flows comes from the ledger.
         let ledger = Ledger::new(self.state().clone());
-        let flows = agreement_flows(&ledger.entries().await?);
+        let mut flows = agreement_flows(&ledger.entries().await?);
+        let last_deliveries: BTreeMap<String, String> = flows
+            .iter()
+            .filter_map(|(agreement, f)| Some((agreement.clone(), f.last_delivery.clone()?)))
+            .collect();
         let revisions = Revisions {
             applied: self.state().revision(Revision::LastApplied).await?,
             attempted: self.state().revision(Revision::LastAttempted).await?,
@@ -57,7 +61,8 @@ impl Controller {
                 .await?;
             let name = key.to_string();
             let delivery = DeliveryObservation {
-                flows: flows.get(&name).cloned().unwrap_or_default(),
+                // Each agreement is declared once, so its flows are taken, not copied.
+                flows: flows.remove(&name).unwrap_or_default(),
                 hold: pushed.holds.get(&name).cloned(),
                 pending: pushed.pending.get(&name).copied().unwrap_or(0),
             };
@@ -104,12 +109,7 @@ impl Controller {
                     d.namespace().as_deref() == Some(key.namespace.as_str())
                         && d.spec.partner == key.name
                 })
-                .filter_map(|d| {
-                    flows
-                        .get(&ObjectKey::of(d).to_string())?
-                        .last_delivery
-                        .clone()
-                })
+                .filter_map(|d| last_deliveries.get(&ObjectKey::of(d).to_string()).cloned())
                 .max()
                 .and_then(|t| t.parse().ok())
                 .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
