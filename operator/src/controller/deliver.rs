@@ -112,7 +112,7 @@ impl Controller {
     ) -> Result<(), ControllerError> {
         let resources = &declaration.resources;
         let held_places = self.state().held_places().await?;
-        // Everyone on each school's roll, gathered once for all its agreements.
+        // Everyone on each school's roll, for all its agreements: gathered once, if asked.
         let rolls: BTreeMap<&ObjectKey, Roll<'_>> = records
             .iter()
             .map(|(school, cached)| (school, roll(cached)))
