@@ -106,6 +106,27 @@ on_both_backends!(
     a_group_of_messages_commits_in_order_with_its_holdings_and_who_each_entry_is_about,
 );
 
+/// A message of records from t/ashby to t/hub under t/hw.
+fn records_message<'a>(
+    batch: &'a str,
+    sealed: &'a [u8],
+    changes: &'a [HoldingChange<'a>],
+) -> NewMessage<'a> {
+    NewMessage {
+        batch,
+        partner: "t/hub",
+        agreement: "t/hw",
+        school: "t/ashby",
+        kind: "records",
+        mode: "push",
+        sealed,
+        records: 1,
+        subjects: &[],
+        created_at: 1,
+        changes,
+    }
+}
+
 async fn a_group_of_messages_commits_in_order_with_its_holdings_and_who_each_entry_is_about(
     backend: Backend,
 ) {
@@ -138,19 +159,7 @@ async fn a_group_of_messages_commits_in_order_with_its_holdings_and_who_each_ent
     let messages: Vec<NewMessage<'_>> = batches
         .iter()
         .zip(&changes)
-        .map(|(batch, changes)| NewMessage {
-            batch,
-            partner: "t/hub",
-            agreement: "t/hw",
-            school: "t/ashby",
-            kind: "records",
-            mode: "push",
-            sealed: batch.as_bytes(),
-            records: 1,
-            subjects: &[],
-            created_at: 1,
-            changes,
-        })
+        .map(|(batch, changes)| records_message(batch, batch.as_bytes(), changes))
         .collect();
     let entry = |batch: &str, subjects: &[&str]| EntryBody {
         kind: EntryKind::Share,
@@ -194,36 +203,18 @@ async fn a_group_of_messages_commits_in_order_with_its_holdings_and_who_each_ent
     assert_eq!(digests, [("stu-1", 2), ("stu-3", 1), ("stu-4", 3)]);
 
     let about = Ledger::new(state.clone());
-    let seqs = |entries: Vec<crate::ledger::Entry>| -> Vec<i64> {
+    let seqs = async |school: &str, person: &str| -> Vec<i64> {
+        let entries = about.entries_about(school, person).await.expect("entries");
         entries.into_iter().map(|e| e.seq).collect()
     };
     let (first, third) = (written[0].seq, written[2].seq);
+    assert_eq!(seqs("t/ashby", "stu-1").await, [first, third]);
     assert_eq!(
-        seqs(
-            about
-                .entries_about("t/ashby", "stu-1")
-                .await
-                .expect("stu-1")
-        ),
-        [first, third]
-    );
-    assert_eq!(
-        seqs(
-            about
-                .entries_about("t/ashby", "stu-4")
-                .await
-                .expect("stu-4")
-        ),
+        seqs("t/ashby", "stu-4").await,
         [third],
         "a person named twice in one entry is indexed once"
     );
-    assert!(
-        about
-            .entries_about("t/other", "stu-1")
-            .await
-            .expect("other school")
-            .is_empty()
-    );
+    assert!(seqs("t/other", "stu-1").await.is_empty());
     crate::ledger::verify(&about.entries().await.expect("entries")).expect("the chain holds");
 }
 
@@ -232,19 +223,7 @@ async fn acknowledgements_written_together_each_count_once(backend: Backend) {
     let batches = ["batch-a", "batch-b", "batch-c"];
     let messages: Vec<NewMessage<'_>> = batches
         .iter()
-        .map(|batch| NewMessage {
-            batch,
-            partner: "t/hub",
-            agreement: "t/hw",
-            school: "t/ashby",
-            kind: "records",
-            mode: "push",
-            sealed: b"sealed",
-            records: 1,
-            subjects: &[],
-            created_at: 1,
-            changes: &[],
-        })
+        .map(|batch| records_message(batch, b"sealed", &[]))
         .collect();
     state
         .commit_messages(&messages, &[])
