@@ -7,7 +7,7 @@
 //! holds); one whose signature fails, or that is suspended, is frozen: nothing at all is
 //! sent under it, not even deletion notices, until it is signed again or resumed.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -31,13 +31,14 @@ use crate::delivery::{Consent, Projected, project_area};
 use crate::ledger::{EntryBody, EntryKind};
 use crate::plan::{AgreementPlan, Effect, Plan};
 use crate::resources::{DataSharingAgreement, DeliveryMode, ObjectKey, Partner, ResourceSet};
-use crate::state::{HoldingChange, NewMessage, State, StateError, unix_seconds};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use crate::state::unix_seconds;
+use tokio::sync::mpsc;
 
 mod prepared;
+mod writes;
 
 use prepared::{Content, LedgerContext, Prepared};
+use writes::{WRITES_AHEAD, Writes};
 
 /// Records per batch: about 100 KiB of JSON for a typical agreement.
 pub const BATCH_RECORDS: usize = 1_000;
@@ -446,74 +447,6 @@ async fn hand_on(
 /// Records committed in one transaction: about 2 MiB of sealed batches for a typical
 /// agreement, so a large delivery pays for few commits without holding much in memory.
 const GROUP_RECORDS: usize = 20 * BATCH_RECORDS;
-
-/// Groups being written beyond the one whose turn it is: the next group is made ready to
-/// write (its rows built, its ledger entries serialised) while the last one commits.
-const WRITES_AHEAD: usize = 1;
-
-/// Groups of messages being written, each in one transaction in a task of its own, in the
-/// order they were started: a group takes the write lock only once the group before it
-/// is committed, so the outbox and the ledger keep the order of the pass.
-#[derive(Default)]
-struct Writes {
-    in_order: VecDeque<Writing>,
-    last_done: Option<oneshot::Receiver<()>>,
-}
-
-/// One group being written; gives the group back once it is committed, or `None` when
-/// the group before it failed and so it was not written.
-type Writing = JoinHandle<Result<Option<Vec<Prepared>>, StateError>>;
-
-impl Writes {
-    /// Starts writing a group after those already started.
-    fn start(&mut self, state: &State, context: &Arc<LedgerContext>, group: Vec<Prepared>) {
-        let (state, context) = (state.clone(), context.clone());
-        let turn = self.last_done.take();
-        let (done, next_turn) = oneshot::channel();
-        self.last_done = Some(next_turn);
-        self.in_order.push_back(tokio::spawn(async move {
-            let changes: Vec<Vec<HoldingChange<'_>>> =
-                group.iter().map(Prepared::changes).collect();
-            let rows: Vec<NewMessage<'_>> = group
-                .iter()
-                .zip(&changes)
-                .map(|(prepared, changes)| prepared.row(&context, changes))
-                .collect();
-            let ledger: Vec<EntryBody> = group
-                .iter()
-                .flat_map(|p| p.ledger.iter().cloned())
-                .collect();
-            let staged = state.stage_messages(&rows, &ledger);
-            // A group before this one that failed fails the pass; this one stays unwritten.
-            if let Some(turn) = turn
-                && turn.await.is_err()
-            {
-                return Ok(None);
-            }
-            state.commit_staged(staged).await?;
-            let _ = done.send(());
-            drop(rows);
-            drop(changes);
-            Ok(Some(group))
-        }));
-    }
-
-    fn in_flight(&self) -> usize {
-        self.in_order.len()
-    }
-
-    /// Waits for the oldest group still being written.
-    async fn next_written(&mut self) -> Result<Vec<Prepared>, ControllerError> {
-        let Some(writing) = self.in_order.pop_front() else {
-            return Ok(Vec::new());
-        };
-        match writing.await {
-            Ok(result) => Ok(result?.unwrap_or_default()),
-            // The task only panics if the database driver does; carry the panic on.
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
-    }
-}
 
 /// A cache entry's records. The list is split into its records first, and they are
 /// parsed on every core: an area can hold a million of them.

@@ -259,13 +259,9 @@ pub(super) async fn apply(tx: &mut WriteTx, staged: &Staged<'_>) -> Result<(), S
             let place = place(tx, agreement, school, *area).await?;
             let sql = "DELETE FROM held_records WHERE place = $1 AND record_id = $2";
             for id in ids.iter() {
-                on_tx!(&mut *tx, conn => sqlx::query(sql)
-                    .bind(place)
-                    .bind(id)
-                    .execute(conn)
+                at_place_with(tx, sql, place, id)
                     .await
-                    .map(drop))
-                .map_err(StateError::query("record a deletion at a partner"))?;
+                    .map_err(StateError::query("record a deletion at a partner"))?;
             }
         }
         HoldingChange::DeleteFields { area, fields } => {
@@ -365,9 +361,19 @@ async fn upsert_holdings(tx: &mut WriteTx, place: i64, rows: &str) -> Result<(),
              DO UPDATE SET subject = excluded.subject, digest = excluded.digest"
         }
     };
+    at_place_with(tx, sql, place, rows).await
+}
+
+/// Runs one statement whose parameters are a place's number and one text.
+async fn at_place_with(
+    tx: &mut WriteTx,
+    sql: &'static str,
+    place: i64,
+    text: &str,
+) -> Result<(), sqlx::Error> {
     on_tx!(&mut *tx, conn => sqlx::query(sql)
         .bind(place)
-        .bind(rows)
+        .bind(text)
         .execute(conn)
         .await
         .map(drop))
