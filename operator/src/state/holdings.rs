@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::backend::{WriteTx, on_pool, on_tx};
+use super::backend::{Pool, WriteTx, on_pool, on_tx};
 use super::{State, StateError};
 use crate::catalogue::Area;
 use crate::delivery::sync::{Held, HeldArea, HeldRecord, RecordDigest};
@@ -142,7 +142,7 @@ pub(super) struct Staged<'a> {
 /// Stages changes in order, merging each run of upserts to the same place with the same
 /// fields into one. `changes` gives each change with its agreement, school and partner.
 pub(super) fn stage<'a>(
-    postgres: bool,
+    backend: &Pool,
     changes: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a HoldingChange<'a>)>,
 ) -> Vec<Staged<'a>> {
     let mut staged: Vec<Staged<'a>> = Vec::new();
@@ -174,6 +174,7 @@ pub(super) fn stage<'a>(
             rows: String::new(),
         });
     }
+    let postgres = matches!(backend, Pool::Postgres(_));
     for each in &mut staged {
         if let HoldingChange::Upsert { records, .. } = &mut each.change {
             each.rows = upsert_rows(records, postgres);

@@ -113,9 +113,8 @@ impl State {
         messages: &'a [NewMessage<'a>],
         ledger: &'a [EntryBody],
     ) -> StagedMessages<'a> {
-        let postgres = matches!(self.backend(), Pool::Postgres(_));
         let changes = stage(
-            postgres,
+            self.backend(),
             messages.iter().flat_map(|m| {
                 m.changes
                     .iter()
@@ -192,9 +191,8 @@ impl State {
         changes: &[HoldingChange<'_>],
         ledger: &[EntryBody],
     ) -> Result<(), StateError> {
-        let postgres = matches!(self.backend(), Pool::Postgres(_));
         let changes = stage(
-            postgres,
+            self.backend(),
             changes.iter().map(|c| (agreement, school, partner, c)),
         );
         let mut tx = self.begin_write("start recording a pull").await?;

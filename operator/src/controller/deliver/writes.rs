@@ -42,16 +42,18 @@ impl Writes {
         let (done, next_turn) = oneshot::channel();
         self.last_done = Some(next_turn);
         self.in_order.push_back(tokio::spawn(async move {
+            let mut group = group;
+            // The entries are needed only here, so they are moved out rather than copied.
+            let ledger: Vec<EntryBody> = group
+                .iter_mut()
+                .flat_map(|p| std::mem::take(&mut p.ledger))
+                .collect();
             let changes: Vec<Vec<HoldingChange<'_>>> =
                 group.iter().map(Prepared::changes).collect();
             let rows: Vec<NewMessage<'_>> = group
                 .iter()
                 .zip(&changes)
                 .map(|(prepared, changes)| prepared.row(&context, changes))
-                .collect();
-            let ledger: Vec<EntryBody> = group
-                .iter()
-                .flat_map(|p| p.ledger.iter().cloned())
                 .collect();
             let staged = state.stage_messages(&rows, &ledger);
             // A group before this one that failed fails the pass; this one stays unwritten.
